@@ -1,0 +1,58 @@
+# lstm-zoo: every job is a make target. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_BIN ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# CPU wheel from this machine's disk; a GPU user names a CUDA build instead, e.g.
+#   make install TORCH_SPEC="torch==2.13.0" TORCH_INDEX="--index-url https://download.pytorch.org/whl/cu128"
+TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
+
+TASK ?=
+MODEL ?=
+DATA ?=
+ARGS ?=
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+# Hydra overrides built from the make variables that are set.
+OVERRIDES := $(if $(TASK),task=$(TASK)) $(if $(DATA),data=$(DATA)) $(if $(MODEL),model=$(MODEL)) $(ARGS)
+
+.PHONY: help install test test-slow lint data train bench ui clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+install: ## create .venv (Python 3.11) and install torch, the package and its dev tools
+	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)" $(TORCH_INDEX)
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@$(PY) -c "import torch, lightning, mlflow, optuna; print('installed: torch', torch.__version__, '| lightning', lightning.__version__, '| mlflow', mlflow.__version__, '| optuna', optuna.__version__)"
+
+test: ## run the fast offline test suite (uses ../shared/data)
+	$(PY) -m pytest -q
+
+test-slow: ## run the long end-to-end tests too (full recipes)
+	$(PY) -m pytest -q -m slow
+
+lint: ## ruff check
+	$(VENV)/bin/ruff check zoo tests
+
+data: ## link the benchmark datasets into $ZOO_DATA_DIR (default data/)
+	$(PY) -m zoo.data.link
+
+train: data ## train a recipe: make train TASK=sentiment MODEL=bilstm DATA=sst2 ARGS="model.num_layers=2"
+	$(PY) -m zoo.train $(OVERRIDES)
+
+bench: data ## throughput: zoo step vs plain PyTorch loop, bucketing+packing vs naive padding
+	$(PY) -m zoo.bench $(ARGS)
+
+ui: ## MLflow UI on http://$(HOST):$(PORT) over the embedded store (or $MLFLOW_TRACKING_URI)
+	$(VENV)/bin/mlflow ui --host $(HOST) --port $(PORT) --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}"
+
+clean: ## remove caches and run outputs (keeps mlflow.db, optuna.db and data/)
+	rm -rf .pytest_cache .ruff_cache logs outputs multirun lightning_logs .cache
+	find . -name __pycache__ -prune -exec rm -rf {} +

@@ -1,0 +1,21 @@
+"""User-facing errors: each says what is wrong and how to fix it.
+
+Entry points catch `ZooError` and print its message without a traceback, because these
+are mistakes in the user's input, not bugs in lstm-zoo.
+"""
+
+
+class ZooError(Exception):
+    """Base class for errors caused by user input (config, data, hyperparameters)."""
+
+
+class ConfigError(ZooError):
+    """An invalid config value or an incompatible combination of options."""
+
+
+class DataError(ZooError):
+    """A missing, malformed or inconsistent data file."""
+
+
+class TrainingError(ZooError):
+    """Training could not go on (non-finite loss, ...)."""

@@ -1,0 +1,97 @@
+"""The two networks of the zoo: a sequence classifier and a language model. No Lightning."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from zoo.errors import ConfigError
+from zoo.models.encoder import LSTMEncoder
+from zoo.models.pooling import POOLINGS, pool
+from zoo.models.seed_lstm import State
+from zoo.models.spec import LSTMSpec
+
+
+class SequenceClassifier(nn.Module):
+    """Encoder -> pooled vector -> linear layer over the classes."""
+
+    def __init__(
+        self, spec: LSTMSpec, vocab_size: int, num_classes: int, pad_id: int, pooling: str
+    ) -> None:
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise ConfigError(
+                f"task.pooling={pooling!r} is not known; choose one of {', '.join(POOLINGS)}"
+            )
+        self.pooling = pooling
+        self.encoder = LSTMEncoder(spec, vocab_size, pad_id)
+        self.head = nn.Linear(spec.output_size, num_classes)
+
+    def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        outputs, state = self.encoder(tokens, lengths)
+        pooled = pool(outputs, lengths, self.encoder.last_hidden(state), self.pooling)
+        return self.head(pooled)
+
+
+class LanguageModelNetwork(nn.Module):
+    """Encoder -> next-token logits; the state is returned so callers can carry it."""
+
+    def __init__(self, spec: LSTMSpec, vocab_size: int, tie_weights: bool = False) -> None:
+        super().__init__()
+        if spec.bidirectional:
+            raise ConfigError(
+                "a bidirectional LSTM sees the future, so it cannot model text left to right; "
+                "use model=lstm or model=seed for task=generation"
+            )
+        self.encoder = LSTMEncoder(spec, vocab_size, pad_id=None)
+        # Tying shares the embedding matrix with the output layer; a projection bridges
+        # hidden_size to embedding_dim when they differ.
+        self.projection: nn.Module = nn.Identity()
+        head_in = spec.hidden_size
+        if tie_weights and spec.hidden_size != spec.embedding_dim:
+            self.projection = nn.Linear(spec.hidden_size, spec.embedding_dim)
+            head_in = spec.embedding_dim
+        self.head = nn.Linear(head_in, vocab_size)
+        if tie_weights:
+            self.head.weight = self.encoder.embedding.weight
+
+    def forward(self, tokens: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        outputs, state = self.encoder(tokens, state=state)
+        return self.head(self.projection(outputs)), state
+
+    @torch.no_grad()
+    def generate(
+        self,
+        prompt_ids: list[int],
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> list[int]:
+        """Sample continuation ids; temperature 0 means greedy, top_k keeps the k likeliest."""
+        if not prompt_ids:
+            raise ValueError("generation needs a prompt of at least one known token")
+        if temperature < 0:
+            raise ValueError(f"temperature={temperature} must be >= 0")
+        if top_k is not None and top_k < 1:
+            raise ValueError(f"top_k={top_k} must be >= 1 (or None for no cut-off)")
+        device = self.head.weight.device
+        was_training = self.training
+        self.eval()
+        logits, state = self(torch.tensor([prompt_ids], device=device))
+        new_ids: list[int] = []
+        for _ in range(max_new_tokens):
+            last = logits[0, -1].float()
+            if temperature == 0:
+                next_id = int(last.argmax())
+            else:
+                last = last / temperature
+                if top_k is not None and top_k < last.numel():
+                    cutoff = torch.topk(last, top_k).values[-1]
+                    last = last.masked_fill(last < cutoff, float("-inf"))
+                probs = torch.softmax(last, dim=-1).cpu()
+                next_id = int(torch.multinomial(probs, 1, generator=generator))
+            new_ids.append(next_id)
+            logits, state = self(torch.tensor([[next_id]], device=device), state)
+        self.train(was_training)
+        return new_ids

@@ -1,0 +1,94 @@
+"""The LSTM hyperparameters shared by every variant, validated before any data loads."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from zoo.errors import ConfigError
+
+VARIANTS = ("lstm", "seed")
+
+
+@dataclass(frozen=True)
+class LSTMSpec:
+    """Depth, width and regularisation of an LSTM encoder.
+
+    `variant` picks the recurrent core: `lstm` is `torch.nn.LSTM` (cuDNN on GPU), `seed`
+    is the gate equations written out by hand (`zoo.models.seed_lstm`).
+    """
+
+    variant: str = "lstm"
+    num_layers: int = 1
+    hidden_size: int = 128
+    embedding_dim: int = 128
+    dropout: float = 0.0
+    embedding_dropout: float = 0.0
+    output_dropout: float = 0.0
+    bidirectional: bool = False
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ConfigError(
+                f"model.variant={self.variant!r} is not a known LSTM core; choose one of "
+                f"{', '.join(VARIANTS)}"
+            )
+        for key in ("num_layers", "hidden_size", "embedding_dim"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(
+                    f"model.{key}={value!r} is invalid: it must be an integer >= 1 "
+                    f"(e.g. model.{key}={1 if key == 'num_layers' else 128})"
+                )
+        for key in ("dropout", "embedding_dropout", "output_dropout"):
+            value = getattr(self, key)
+            if not isinstance(value, int | float) or not 0.0 <= float(value) < 1.0:
+                raise ConfigError(
+                    f"model.{key}={value!r} is invalid: it must be a probability in [0, 1)"
+                )
+        if self.variant == "seed" and self.bidirectional:
+            raise ConfigError(
+                "model.variant=seed is unidirectional; use model=bilstm for a bidirectional LSTM"
+            )
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def output_size(self) -> int:
+        """Width of the per-step encoder output (both directions concatenated)."""
+        return self.hidden_size * self.num_directions
+
+    @property
+    def effective_dropout(self) -> float:
+        """Dropout between layers; with one layer there is no such place, so it is 0."""
+        return float(self.dropout) if self.num_layers > 1 else 0.0
+
+    def warn_unused(self) -> None:
+        """Say once that inter-layer dropout does nothing at depth 1 (as nn.LSTM does)."""
+        if self.num_layers == 1 and self.dropout > 0:
+            warnings.warn(
+                f"model.dropout={self.dropout} is ignored with model.num_layers=1: it applies "
+                "between LSTM layers (use model.embedding_dropout, or depth >= 2)",
+                UserWarning,
+                stacklevel=2,
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> LSTMSpec:
+        """Build from a config mapping, reporting unknown keys instead of a TypeError."""
+        values = dict(cfg)
+        values.pop("_target_", None)
+        values.pop("name", None)
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown model option(s) {unknown}; model options are {sorted(known)}"
+            )
+        return cls(**values)

@@ -1,0 +1,107 @@
+"""LanguageModel: next-token prediction with truncated BPTT, perplexity, bits per char."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+from torchmetrics import MeanMetric
+
+from zoo.models import LanguageModelNetwork, LSTMSpec
+from zoo.models.seed_lstm import State
+from zoo.tasks.base import OptimizerFactory, SchedulerFactory, ZooTask
+
+
+def _detach(state: State | None, batch_size: int) -> State | None:
+    """Carry the state into the next window without backpropagating into the last one."""
+    if state is None or state[0].shape[1] != batch_size:
+        return None
+    return (state[0].detach(), state[1].detach())
+
+
+class LanguageModel(ZooTask):
+    """LSTM language model; logs train/loss, val/{loss,ppl,bpc}, test/{loss,ppl,bpc}.
+
+    Loss is in nats per token; with a character tokenizer bpc = loss / ln 2.
+    """
+
+
+    def __init__(
+        self,
+        model: dict[str, Any],
+        vocab_size: int,
+        pad_id: int | None = None,
+        tie_weights: bool = False,
+        optimizer: OptimizerFactory | None = None,
+        scheduler: SchedulerFactory | None = None,
+        tokenizer_json: str | None = None,
+        monitor: str = "val/loss",
+    ) -> None:
+        super().__init__(optimizer, scheduler, tokenizer_json, monitor)
+        self.save_hyperparameters(ignore=["optimizer", "scheduler", "tokenizer_json"], logger=False)
+        self.spec = LSTMSpec.from_config(model)
+        self.network = LanguageModelNetwork(self.spec, vocab_size, tie_weights)
+        self.val_loss = MeanMetric()
+        self.test_loss = MeanMetric()
+        self._train_state: State | None = None
+        self._eval_state: State | None = None
+
+    def forward(self, input_ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        return self.network(input_ids, state)
+
+    def _loss(self, batch: dict[str, Tensor], state: State | None) -> tuple[Tensor, State]:
+        logits, state = self(batch["input_ids"], _detach(state, len(batch["input_ids"])))
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), batch["targets"].flatten())
+        return loss, state
+
+    def on_train_epoch_start(self) -> None:
+        self._train_state = None
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        loss, self._train_state = self._loss(batch, self._train_state)
+        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=batch["targets"].numel())
+        return loss
+
+    def on_validation_epoch_start(self) -> None:
+        self._eval_state = None
+
+    def on_test_epoch_start(self) -> None:
+        self._eval_state = None
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        loss, self._eval_state = self._loss(batch, self._eval_state)
+        self.val_loss.update(loss, weight=batch["targets"].numel())
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        loss, self._eval_state = self._loss(batch, self._eval_state)
+        self.test_loss.update(loss, weight=batch["targets"].numel())
+
+    def _log_stream_metrics(self, prefix: str, metric: MeanMetric) -> None:
+        loss = metric.compute()
+        self.log(f"{prefix}/loss", loss)
+        self.log(f"{prefix}/ppl", torch.exp(loss))
+        self.log(f"{prefix}/bpc", loss / math.log(2))
+        metric.reset()
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_stream_metrics("val", self.val_loss)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_stream_metrics("test", self.test_loss)
+
+    def generate(
+        self,
+        prompt: str,
+        max_new_tokens: int = 200,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        seed: int | None = None,
+    ) -> str:
+        """Continue `prompt` by sampling; the same seed gives the same text."""
+        ids = self.tokenizer.encode(prompt).ids
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        new_ids = self.network.generate(ids, max_new_tokens, temperature, top_k, generator)
+        return self.tokenizer.decode(new_ids)

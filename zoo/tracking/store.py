@@ -1,0 +1,39 @@
+"""Where MLflow keeps runs: the embedded SQLite store by default, a server if told."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+from lightning.pytorch.loggers import MLFlowLogger
+from omegaconf import DictConfig
+
+
+def is_embedded(tracking_uri: str) -> bool:
+    return tracking_uri.startswith(("sqlite:", "file:")) or "://" not in tracking_uri
+
+
+def ensure_experiment(tracking_uri: str, name: str, artifact_root: str | None) -> str:
+    """Experiment id for `name`, creating it with artifacts under `artifact_root` when the
+    store is embedded (a tracking server chooses its own artifact location)."""
+    client = mlflow.MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = None
+    if artifact_root and is_embedded(tracking_uri):
+        location = (Path(artifact_root) / name).resolve().as_uri()
+    return client.create_experiment(name, artifact_location=location)
+
+
+def create_logger(cfg: DictConfig, run_name: str, tags: dict[str, str]) -> MLFlowLogger:
+    """A Lightning MLFlowLogger on the configured store; the run starts on first use."""
+    log_cfg = cfg.logger
+    ensure_experiment(log_cfg.tracking_uri, log_cfg.experiment_name, log_cfg.artifact_root)
+    return MLFlowLogger(
+        experiment_name=log_cfg.experiment_name,
+        tracking_uri=log_cfg.tracking_uri,
+        run_name=log_cfg.run_name or run_name,
+        tags={**tags, **dict(log_cfg.tags or {})},
+        log_model=False,
+    )

@@ -1,0 +1,24 @@
+"""`python -m zoo.train [overrides]`: train one recipe and track it in MLflow."""
+
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig
+
+import zoo.config  # noqa: F401 - registers the ${zoo_root:} resolver
+from zoo.cli import friendly_errors
+from zoo.paths import CONF_DIR
+from zoo.training.pipeline import run_training
+from zoo.training.summary import format_summary
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+@friendly_errors
+def main(cfg: DictConfig) -> float | None:
+    result = run_training(cfg)
+    print(format_summary(result))
+    return result.best_value
+
+
+if __name__ == "__main__":
+    main()

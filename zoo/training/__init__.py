@@ -1,0 +1,1 @@
+"""The training pipeline shared by `zoo.train` and sweeps."""

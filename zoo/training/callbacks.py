@@ -1,0 +1,71 @@
+"""Lightning callbacks lstm-zoo adds: throughput per epoch and a stop on non-finite loss."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback
+
+from zoo.errors import TrainingError
+
+
+def batch_tokens(batch: dict[str, torch.Tensor]) -> int:
+    """Real (unpadded) tokens in a batch: lengths for classifiers, the window for LMs."""
+    if "lengths" in batch:
+        return int(batch["lengths"].sum())
+    return int(batch["input_ids"].numel())
+
+
+class EpochThroughput(Callback):
+    """Logs `perf/epoch_time_s` and `perf/train_tokens_per_s` for every training epoch.
+
+    Time covers the training batches only (validation runs are excluded), so the figure
+    is comparable between runs that validate at different intervals.
+    """
+
+    def __init__(self) -> None:
+        self._tokens = 0
+        self._seconds = 0.0
+        self._batch_start = 0.0
+        self._epoch_start = 0.0
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._tokens, self._seconds = 0, 0.0
+        self._epoch_start = time.perf_counter()
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+        self._batch_start = time.perf_counter()
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        self._seconds += time.perf_counter() - self._batch_start
+        self._tokens += batch_tokens(batch)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._seconds > 0:
+            pl_module.log("perf/epoch_time_s", time.perf_counter() - self._epoch_start)
+            pl_module.log("perf/train_tokens_per_s", self._tokens / self._seconds)
+
+
+class NonFiniteLossGuard(Callback):
+    """Stops training with a clear error the first time the training loss is NaN or inf.
+
+    Raising inside `fit` makes Lightning finalize the MLflow run as FAILED.
+    """
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if loss is not None and not math.isfinite(float(loss)):
+            raise TrainingError(
+                f"training loss became {float(loss)} at epoch {trainer.current_epoch}, "
+                f"step {trainer.global_step}. Lower the learning rate "
+                "(task.module.optimizer.lr=...), clip gradients (trainer.gradient_clip_val=1.0), "
+                "or check the data for empty or corrupt rows."
+            )

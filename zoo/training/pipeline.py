@@ -1,0 +1,100 @@
+"""One training run: config -> data -> model -> fit -> test -> MLflow. Used by `zoo.train`
+and by every sweep trial, so both train the same way."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.loggers import MLFlowLogger
+from omegaconf import DictConfig, OmegaConf
+
+from zoo.config import flatten
+from zoo.tracking import create_logger, run_tags
+from zoo.training.builders import (
+    build_callbacks,
+    build_datamodule,
+    build_task,
+    build_trainer,
+    check_config,
+    run_name,
+)
+from zoo.training.summary import TrainResult
+
+warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
+
+
+def _log_run_inputs(logger: MLFlowLogger, cfg: DictConfig, num_parameters: int, sizes: dict) -> None:
+    container = OmegaConf.to_container(cfg, resolve=True)
+    logger.log_hyperparams(flatten(container))
+    logger.log_hyperparams({f"data.size.{k}": v for k, v in sizes.items()})
+    logger.experiment.log_text(logger.run_id, OmegaConf.to_yaml(container), "config.yaml")
+    logger.log_metrics({"model/params": num_parameters}, step=0)
+
+
+def _log_run_outputs(logger: MLFlowLogger, datamodule, checkpoint: str | None, output_dir: Path) -> None:
+    tokenizer_path = datamodule.save_tokenizer(output_dir / "tokenizer.json")
+    logger.experiment.log_artifact(logger.run_id, str(tokenizer_path), "tokenizer")
+    if checkpoint:
+        logger.experiment.log_artifact(logger.run_id, checkpoint, "checkpoints")
+
+
+def run_training(
+    cfg: DictConfig,
+    extra_callbacks: Sequence[Callback] = (),
+    extra_tags: dict[str, str] | None = None,
+) -> TrainResult:
+    """Train, test and track one run. Config and data errors surface before the MLflow run
+    starts; any failure after it starts marks the run FAILED and re-raises."""
+    start = time.perf_counter()
+    cfg = cfg.copy()
+    OmegaConf.resolve(cfg)  # fix timestamps and env lookups once for the whole run
+    spec = check_config(cfg)
+    spec.warn_unused()
+    datamodule = build_datamodule(cfg)
+    fingerprints = datamodule.check_files()
+    L.seed_everything(cfg.seed, workers=True)
+    datamodule.setup()
+    L.seed_everything(cfg.seed, workers=True)
+    module = build_task(cfg, spec, datamodule)
+    callbacks = build_callbacks(cfg) + list(extra_callbacks)
+    logger = create_logger(cfg, run_name(spec), run_tags(cfg.seed, fingerprints, extra_tags))
+    trainer = build_trainer(cfg, logger, callbacks)
+    output_dir = Path(cfg.paths.output_dir)
+    try:
+        sizes = {f"{split}_examples": len(part) for split, part in getattr(datamodule, "splits", {}).items()}
+        sizes.update({f"{s}_tokens": n.numel() for s, n in getattr(datamodule, "streams", {}).items()})
+        _log_run_inputs(logger, cfg, module.num_parameters(), sizes)
+        trainer.fit(module, datamodule=datamodule)
+        checkpoint_cb = trainer.checkpoint_callback
+        best_checkpoint = None
+        best_value = None
+        if isinstance(checkpoint_cb, ModelCheckpoint) and checkpoint_cb.best_model_path:
+            best_checkpoint = checkpoint_cb.best_model_path
+            best_value = float(checkpoint_cb.best_model_score)
+        metrics: dict[str, float] = {}
+        if cfg.get("test", True):
+            results = trainer.test(module, datamodule=datamodule, ckpt_path=best_checkpoint, verbose=False)
+            metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
+        _log_run_outputs(logger, datamodule, best_checkpoint, output_dir)
+        logger.experiment.set_terminated(logger.run_id, "FINISHED")
+    except BaseException:
+        logger.experiment.set_terminated(logger.run_id, "FAILED")
+        raise
+    return TrainResult(
+        run_id=logger.run_id,
+        experiment_name=cfg.logger.experiment_name,
+        tracking_uri=cfg.logger.tracking_uri,
+        monitor=cfg.task.monitor,
+        best_value=best_value,
+        metrics=metrics,
+        best_checkpoint=best_checkpoint,
+        output_dir=str(output_dir),
+        num_parameters=module.num_parameters(),
+        seconds=time.perf_counter() - start,
+    )

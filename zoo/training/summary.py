@@ -1,0 +1,45 @@
+"""The one-screen summary printed at the end of a run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class TrainResult:
+    """What a finished run produced; sweeps read `best_value` and `metrics`."""
+
+    run_id: str
+    experiment_name: str
+    tracking_uri: str
+    monitor: str
+    best_value: float | None
+    metrics: dict[str, float] = field(default_factory=dict)
+    best_checkpoint: str | None = None
+    output_dir: str = ""
+    num_parameters: int = 0
+    seconds: float = 0.0
+
+
+def format_summary(result: TrainResult) -> str:
+    lines = [
+        "",
+        "=" * 64,
+        f" lstm-zoo run finished in {result.seconds:,.0f} s",
+        "=" * 64,
+        f" experiment      {result.experiment_name}",
+        f" MLflow run id   {result.run_id}",
+        f" tracking URI    {result.tracking_uri}",
+        f" parameters      {result.num_parameters:,}",
+    ]
+    if result.best_value is not None:
+        lines.append(f" best {result.monitor:<10} {result.best_value:.4f}")
+    for key in sorted(result.metrics):
+        lines.append(f" {key:<15} {result.metrics[key]:.4f}")
+    lines += [
+        f" checkpoint      {result.best_checkpoint or '-'}",
+        f" outputs         {result.output_dir}",
+        " browse with     make ui",
+        "=" * 64,
+    ]
+    return "\n".join(lines)
