@@ -1,0 +1,61 @@
+"""Shared fixtures: the real benchmark data in ../shared/data, a throwaway MLflow store,
+and `compose` for configs exactly as `python -m zoo.train` builds them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import mlflow
+import pytest
+from omegaconf import DictConfig
+
+from zoo.config import compose_config
+from zoo.paths import PROJECT_ROOT
+
+SHARED_DATA = Path(os.environ.get("ZOO_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED_DATA / "sst2" / "train.tsv").is_file():
+        pytest.skip(f"benchmark data not found in {SHARED_DATA} (set ZOO_SHARED_DATA)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder per test session: MLflow store, datasets cache, run outputs."""
+    return tmp_path_factory.mktemp("zoo")
+
+
+@pytest.fixture(scope="session")
+def tracking_uri(workdir: Path) -> str:
+    return f"sqlite:///{workdir}/mlflow.db"
+
+
+@pytest.fixture(scope="session")
+def base_overrides(shared_data: Path, workdir: Path, tracking_uri: str) -> list[str]:
+    return [
+        f"paths.data_dir={shared_data}",
+        f"paths.cache_dir={workdir}/cache",
+        f"paths.log_dir={workdir}/logs",
+        f"logger.tracking_uri={tracking_uri}",
+        f"logger.artifact_root={workdir}/mlartifacts",
+    ]
+
+
+@pytest.fixture
+def compose(base_overrides: list[str]) -> Callable[..., DictConfig]:
+    """compose('task=generation', 'debug=smoke', ...) with the test paths and store."""
+
+    def _compose(*overrides: str) -> DictConfig:
+        return compose_config([*base_overrides, *overrides])
+
+    return _compose
+
+
+@pytest.fixture(scope="session")
+def mlflow_client(tracking_uri: str) -> mlflow.MlflowClient:
+    return mlflow.MlflowClient(tracking_uri)

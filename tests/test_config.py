@@ -1,0 +1,92 @@
+"""Config composition and the mistakes users make with it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+
+import pytest
+from omegaconf import DictConfig, OmegaConf
+
+from zoo.errors import ConfigError
+from zoo.paths import PROJECT_ROOT
+from zoo.training import pipeline
+from zoo.training.builders import check_config
+
+TASKS = {"sentiment": "sst2", "classification": "trec", "generation": "tinyshakespeare"}
+
+
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("model", ["lstm", "bilstm", "seed"])
+def test_every_task_and_variant_composes(compose: Callable[..., DictConfig], task: str, model: str) -> None:
+    cfg = compose(f"task={task}", f"model={model}")
+    assert cfg.data.name == TASKS[task]  # each task brings its default dataset
+    if task == "generation" and model == "bilstm":
+        with pytest.raises(ConfigError, match="bidirectional"):
+            check_config(cfg)
+    else:
+        spec = check_config(cfg)
+        assert spec.bidirectional is (model == "bilstm")
+        assert spec.variant == ("seed" if model == "seed" else "lstm")
+
+
+def test_command_line_beats_task_defaults(compose: Callable[..., DictConfig]) -> None:
+    cfg = compose("task=generation", "data=tinyshakespeare", "model.num_layers=3", "model.hidden_size=64")
+    assert (cfg.model.num_layers, cfg.model.hidden_size) == (3, 64)
+    assert compose("task=classification", "data.label_level=fine").data.label_level == "fine"
+
+
+def test_sizes_are_never_written_in_configs(compose: Callable[..., DictConfig]) -> None:
+    """vocab_size / num_classes / pad_id come from the data module, not from YAML."""
+    for task in TASKS:
+        flat = str(OmegaConf.to_container(compose(f"task={task}").task, resolve=True))
+        for key in ("vocab_size", "num_classes", "pad_id"):
+            assert key not in flat
+
+
+def test_task_and_dataset_kinds_must_match(compose: Callable[..., DictConfig]) -> None:
+    with pytest.raises(ConfigError, match="task=generation needs a 'text' dataset but data=sst2"):
+        check_config(compose("task=generation", "data=sst2"))
+
+
+@pytest.mark.parametrize(
+    "override,message",
+    [("model.num_layers=0", "model.num_layers=0"), ("model.hidden_size=0", "model.hidden_size=0"),
+     ("model.dropout=1.0", "model.dropout=1.0"), ("model.dropout=-0.5", "model.dropout=-0.5")],
+)
+def test_invalid_hyperparameters_fail_before_any_data_loads(
+    compose: Callable[..., DictConfig], monkeypatch: pytest.MonkeyPatch, override: str, message: str
+) -> None:
+    def no_data(*args: object, **kwargs: object) -> None:
+        raise AssertionError("data was loaded before the config was checked")
+
+    monkeypatch.setattr(pipeline, "build_datamodule", no_data)
+    with pytest.raises(ConfigError, match=message):
+        pipeline.run_training(compose(override))
+
+
+def _train_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "zoo.train", *args], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize(
+    "override,choices",
+    [("model=gru", ["bilstm", "lstm", "seed"]),
+     ("task=translation", ["classification", "generation", "sentiment"]),
+     ("data=imdb", ["sst2", "tinyshakespeare", "trec"])],
+)
+def test_unknown_option_lists_the_choices(override: str, choices: list[str]) -> None:
+    result = _train_cli(override)
+    assert result.returncode != 0
+    assert "Available options" in result.stderr
+    for choice in choices:
+        assert choice in result.stderr
+
+
+def test_invalid_value_from_the_command_line_is_one_clear_line() -> None:
+    result = _train_cli("model.hidden_size=0")
+    assert result.returncode == 2
+    assert "error: model.hidden_size=0 is invalid" in result.stderr
+    assert "Traceback" not in result.stderr

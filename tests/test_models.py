@@ -1,0 +1,105 @@
+"""Networks: hyperparameter checks, padding that changes nothing, pooling, tying, sampling."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from zoo.errors import ConfigError
+from zoo.models import LanguageModelNetwork, LSTMSpec, SequenceClassifier
+from zoo.models.pooling import pool
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("num_layers", 0), ("hidden_size", 0), ("hidden_size", -3), ("embedding_dim", 0),
+     ("num_layers", 1.5), ("dropout", 1.0), ("dropout", -0.1), ("embedding_dropout", 2)],
+)
+def test_invalid_hyperparameters_name_the_key(key: str, value: object) -> None:
+    with pytest.raises(ConfigError, match=f"model.{key}"):
+        LSTMSpec(**{key: value})
+
+
+def test_unknown_variant_and_option_list_the_choices() -> None:
+    with pytest.raises(ConfigError, match="lstm, seed"):
+        LSTMSpec(variant="gru")
+    with pytest.raises(ConfigError, match="num_layer"):
+        LSTMSpec.from_config({"num_layer": 2})
+
+
+def test_dropout_at_depth_one_warns_and_is_unused() -> None:
+    spec = LSTMSpec(num_layers=1, dropout=0.3)
+    with pytest.warns(UserWarning, match="ignored with model.num_layers=1"):
+        spec.warn_unused()
+    assert spec.effective_dropout == 0.0
+    assert LSTMSpec(num_layers=2, dropout=0.3).effective_dropout == 0.3
+
+
+def test_seed_variant_is_unidirectional() -> None:
+    with pytest.raises(ConfigError, match="bilstm"):
+        LSTMSpec(variant="seed", bidirectional=True)
+
+
+@pytest.mark.parametrize("variant,bidirectional", [("lstm", False), ("lstm", True), ("seed", False)])
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+def test_classifier_output_does_not_depend_on_padding(variant: str, bidirectional: bool, pooling: str) -> None:
+    torch.manual_seed(0)
+    spec = LSTMSpec(variant=variant, num_layers=2, hidden_size=8, embedding_dim=6, bidirectional=bidirectional)
+    net = SequenceClassifier(spec, vocab_size=20, num_classes=3, pad_id=0, pooling=pooling).eval()
+    short = torch.tensor([[5, 6, 7]])
+    alone = net(short, torch.tensor([3]))
+    batch = torch.tensor([[5, 6, 7, 0, 0, 0], [1, 2, 3, 4, 5, 6]])
+    together = net(batch, torch.tensor([3, 6]))
+    torch.testing.assert_close(together[0], alone[0], atol=1e-6, rtol=0)
+
+
+def test_pooling_ignores_padded_steps() -> None:
+    outputs = torch.tensor([[[1.0], [3.0], [100.0]], [[2.0], [4.0], [6.0]]])
+    lengths = torch.tensor([2, 3])
+    assert pool(outputs, lengths, torch.zeros(2, 1), "mean").flatten().tolist() == [2.0, 4.0]
+    assert pool(outputs, lengths, torch.zeros(2, 1), "max").flatten().tolist() == [3.0, 6.0]
+    with pytest.raises(ValueError, match="last, mean, max"):
+        pool(outputs, lengths, torch.zeros(2, 1), "median")
+
+
+def test_unknown_pooling_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="task.pooling"):
+        SequenceClassifier(LSTMSpec(), 10, 2, 0, pooling="attention")
+
+
+def test_bidirectional_last_hidden_joins_both_directions() -> None:
+    torch.manual_seed(0)
+    spec = LSTMSpec(num_layers=2, hidden_size=4, embedding_dim=3, bidirectional=True)
+    net = SequenceClassifier(spec, 10, 2, 0, "last").eval()
+    tokens, lengths = torch.tensor([[1, 2, 3, 0], [4, 5, 6, 7]]), torch.tensor([3, 4])
+    outputs, state = net.encoder(tokens, lengths)
+    last = net.encoder.last_hidden(state)
+    for row, n in enumerate(lengths.tolist()):
+        torch.testing.assert_close(last[row, :4], outputs[row, n - 1, :4])  # forward at the end
+        torch.testing.assert_close(last[row, 4:], outputs[row, 0, 4:])  # backward at the start
+
+
+def test_language_model_refuses_bidirectional() -> None:
+    with pytest.raises(ConfigError, match="bidirectional"):
+        LanguageModelNetwork(LSTMSpec(bidirectional=True), vocab_size=10)
+
+
+@pytest.mark.parametrize("hidden,embedding", [(8, 8), (16, 8)])
+def test_weight_tying_shares_the_embedding(hidden: int, embedding: int) -> None:
+    net = LanguageModelNetwork(LSTMSpec(hidden_size=hidden, embedding_dim=embedding), 12, tie_weights=True)
+    assert net.head.weight is net.encoder.embedding.weight
+    logits, _ = net(torch.tensor([[1, 2, 3]]))
+    assert logits.shape == (1, 3, 12)
+
+
+def test_generation_is_seeded_and_respects_top_k() -> None:
+    torch.manual_seed(0)
+    net = LanguageModelNetwork(LSTMSpec(hidden_size=16, embedding_dim=8), vocab_size=30)
+    sample = lambda seed, **kw: net.generate([3, 4], 25, generator=torch.Generator().manual_seed(seed), **kw)  # noqa: E731
+    assert len(sample(0)) == 25
+    assert sample(0) == sample(0)
+    assert sample(0) != sample(1)
+    greedy = net.generate([3, 4], 10, temperature=0)
+    assert sample(5, top_k=1)[:10] == greedy
+    with pytest.raises(ValueError, match="top_k"):
+        net.generate([3], 5, top_k=0)

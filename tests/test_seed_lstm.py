@@ -1,0 +1,74 @@
+"""The hand-written LSTM must equal torch.nn.LSTM: outputs, states and gradients."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from zoo.models import SeedLSTM
+
+TOL = 1e-5
+
+
+def _pair(depth: int, input_size: int = 6, hidden: int = 8) -> tuple[torch.nn.LSTM, SeedLSTM]:
+    torch.manual_seed(depth)
+    reference = torch.nn.LSTM(input_size, hidden, depth, batch_first=True)
+    seed = SeedLSTM(input_size, hidden, depth)
+    seed.load_state_dict(reference.state_dict())
+    return reference, seed
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_outputs_and_gradients_match_torch_lstm(depth: int) -> None:
+    reference, seed = _pair(depth)
+    x = torch.randn(4, 7, 6)
+    state = (torch.randn(depth, 4, 8), torch.randn(depth, 4, 8))
+    x_ref, x_seed = x.clone().requires_grad_(), x.clone().requires_grad_()
+
+    out_ref, (h_ref, c_ref) = reference(x_ref, state)
+    out_seed, (h_seed, c_seed) = seed(x_seed, state)
+    torch.testing.assert_close(out_seed, out_ref, atol=TOL, rtol=0)
+    torch.testing.assert_close(h_seed, h_ref, atol=TOL, rtol=0)
+    torch.testing.assert_close(c_seed, c_ref, atol=TOL, rtol=0)
+
+    target = torch.randn_like(out_ref)
+    ((out_ref * target).sum() + h_ref.sum() + c_ref.pow(2).sum()).backward()
+    ((out_seed * target).sum() + h_seed.sum() + c_seed.pow(2).sum()).backward()
+    torch.testing.assert_close(x_seed.grad, x_ref.grad, atol=TOL, rtol=0)
+    ref_params = dict(reference.named_parameters())
+    for name, param in seed.named_parameters():
+        torch.testing.assert_close(param.grad, ref_params[name].grad, atol=TOL, rtol=0, msg=name)
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_lengths_match_packed_torch_lstm(depth: int) -> None:
+    reference, seed = _pair(depth)
+    x = torch.randn(3, 5, 6)
+    lengths = torch.tensor([5, 2, 3])
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    out_packed, (h_ref, c_ref) = reference(packed)
+    out_ref, _ = pad_packed_sequence(out_packed, batch_first=True, total_length=5)
+    out_seed, (h_seed, c_seed) = seed(x, lengths=lengths)
+    torch.testing.assert_close(out_seed, out_ref, atol=TOL, rtol=0)
+    torch.testing.assert_close(h_seed, h_ref, atol=TOL, rtol=0)
+    torch.testing.assert_close(c_seed, c_ref, atol=TOL, rtol=0)
+
+
+def test_state_dicts_move_both_ways() -> None:
+    reference, seed = _pair(2)
+    assert set(seed.state_dict()) == set(reference.state_dict())
+    fresh = torch.nn.LSTM(6, 8, 2, batch_first=True)
+    fresh.load_state_dict(seed.state_dict())
+    x = torch.randn(2, 3, 6)
+    torch.testing.assert_close(fresh(x)[0], reference(x)[0])
+
+
+def test_dropout_between_layers_only_in_training() -> None:
+    torch.manual_seed(0)
+    seed = SeedLSTM(4, 8, num_layers=2, dropout=0.5)
+    x = torch.randn(2, 5, 4)
+    seed.eval()
+    torch.testing.assert_close(seed(x)[0], seed(x)[0])
+    seed.train()
+    assert not torch.allclose(seed(x)[0], seed(x)[0])

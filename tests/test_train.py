@@ -1,0 +1,123 @@
+"""End to end in process: train, test and track each task on real data (debug=smoke)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import mlflow
+import pytest
+import torch
+from omegaconf import DictConfig
+
+from zoo.errors import TrainingError
+from zoo.training.pipeline import run_training
+
+SMALL = ("model.hidden_size=32", "model.embedding_dim=16")
+
+
+def _run(mlflow_client: mlflow.MlflowClient, result) -> mlflow.entities.Run:
+    return mlflow_client.get_run(result.run_id)
+
+
+def test_sentiment_run_is_tracked_completely(compose: Callable[..., DictConfig], mlflow_client) -> None:
+    result = run_training(compose("task=sentiment", "debug=smoke", *SMALL))
+    run = _run(mlflow_client, result)
+    assert run.info.status == "FINISHED"
+    assert mlflow_client.get_experiment(run.info.experiment_id).name == "sst2-sentiment"
+    metrics = run.data.metrics
+    for key in ("train/loss", "val/loss", "val/acc", "test/acc", "test/f1_macro",
+                "model/params", "perf/epoch_time_s", "perf/train_tokens_per_s"):
+        assert key in metrics, key
+    assert 0.0 <= metrics["test/acc"] <= 1.0
+    assert metrics["model/params"] == result.num_parameters > 0
+    assert result.metrics["test/acc"] == pytest.approx(metrics["test/acc"])
+    params = run.data.params
+    assert params["model.num_layers"] == "1" and params["model.hidden_size"] == "32"
+    assert params["data.size.train_examples"] == "67349"
+    tags = run.data.tags
+    for key in ("mlflow.source.git.commit", "git.commit", "seed", "host", "version.torch",
+                "version.lightning", "version.mlflow", "data.sha256.train.tsv"):
+        assert tags.get(key), key
+    assert tags["seed"] == "0"
+    assert len(tags["data.sha256.train.tsv"]) == 64
+    artifacts = {a.path for a in mlflow_client.list_artifacts(result.run_id)}
+    assert {"config.yaml", "tokenizer", "checkpoints"} <= artifacts
+    assert [a.path for a in mlflow_client.list_artifacts(result.run_id, "checkpoints")] == ["checkpoints/best.ckpt"]
+
+
+def test_checkpoint_is_a_plain_weights_only_file(compose: Callable[..., DictConfig]) -> None:
+    result = run_training(compose("task=classification", "debug=smoke", *SMALL))
+    checkpoint = torch.load(result.best_checkpoint, weights_only=True, map_location="cpu")
+    assert checkpoint["hyper_parameters"]["num_classes"] == 6
+    assert checkpoint["hyper_parameters"]["class_names"][0] == "ABBR"
+    assert '"[UNK]"' in checkpoint["tokenizer_json"]
+
+
+def test_generation_logs_perplexity_and_bits_per_char(compose: Callable[..., DictConfig], mlflow_client) -> None:
+    result = run_training(compose("task=generation", "debug=smoke", "model.num_layers=1", *SMALL))
+    metrics = _run(mlflow_client, result).data.metrics
+    for split in ("val", "test"):
+        loss = metrics[f"{split}/loss"]
+        assert metrics[f"{split}/ppl"] == pytest.approx(math.exp(loss), rel=1e-4)
+        assert metrics[f"{split}/bpc"] == pytest.approx(loss / math.log(2), rel=1e-4)
+    assert loss < math.log(67)  # learned something beyond a uniform guess
+
+
+def test_seed_variant_trains(compose: Callable[..., DictConfig]) -> None:
+    result = run_training(compose("task=classification", "model=seed", "debug=smoke", *SMALL))
+    assert result.metrics["test/acc"] > 0
+
+
+def test_same_seed_same_numbers(compose: Callable[..., DictConfig]) -> None:
+    overrides = ("task=classification", "debug=smoke", "seed=0", *SMALL)
+    first = run_training(compose(*overrides)).metrics
+    second = run_training(compose(*overrides)).metrics
+    assert round(first["test/loss"], 4) == round(second["test/loss"], 4)
+    assert round(first["test/acc"], 4) == round(second["test/acc"], 4)
+    other = run_training(compose("task=classification", "debug=smoke", "seed=1", *SMALL)).metrics
+    assert other["test/loss"] != first["test/loss"]
+
+
+def test_nan_loss_stops_the_run_and_marks_it_failed(
+    compose: Callable[..., DictConfig], mlflow_client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = compose("task=sentiment", "debug=smoke", *SMALL,
+                  "task.module.optimizer._target_=torch.optim.SGD", "task.module.optimizer.lr=1e38",
+                  "logger.run_name=nan-run")
+    with pytest.raises(TrainingError, match=r"training loss became (nan|inf) at epoch 0"):
+        run_training(cfg)
+    experiment = mlflow_client.get_experiment_by_name("sst2-sentiment")
+    runs = mlflow_client.search_runs([experiment.experiment_id], "tags.`mlflow.runName` = 'nan-run'")
+    assert [r.info.status for r in runs] == ["FAILED"]
+
+
+def test_output_dir_holds_checkpoint_and_tokenizer(compose: Callable[..., DictConfig]) -> None:
+    result = run_training(compose("task=sentiment", "debug=smoke", *SMALL))
+    out = Path(result.output_dir)
+    assert (out / "tokenizer.json").is_file()
+    assert Path(result.best_checkpoint).parent == out / "checkpoints"
+
+
+def test_entry_point_trains_and_prints_a_summary(shared_data: Path, workdir: Path, tracking_uri: str) -> None:
+    """`python -m zoo.train` end to end; MLFLOW_TRACKING_URI picks the store."""
+    import os
+    import subprocess
+    import sys
+
+    from zoo.paths import PROJECT_ROOT
+
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "ZOO_DATA_DIR": str(shared_data),
+           "ZOO_CACHE_DIR": str(workdir / "cache")}
+    result = subprocess.run(
+        [sys.executable, "-m", "zoo.train", "task=classification", "debug=smoke", *SMALL,
+         f"paths.log_dir={workdir}/logs", "logger.experiment_name=cli-check"],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "MLflow run id" in result.stdout and "test/acc" in result.stdout
+    client = mlflow.MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name("cli-check")
+    assert experiment is not None
+    assert [r.info.status for r in client.search_runs([experiment.experiment_id])] == ["FINISHED"]
