@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from lightning.fabric.utilities.data import _set_sampler_epoch
 from omegaconf import OmegaConf
+from torch.utils.data import DataLoader
 
 from zoo.data import ClassificationDataModule, LanguageModelDataModule
-from zoo.data.batching import BPTTWindows, LengthBucketBatchSampler
+from zoo.data.batching import BPTTWindows, LengthGroupedSampler
 from zoo.data.tokenization import BatchEncoder
 from zoo.errors import ConfigError, DataError
 from zoo.paths import CONF_DIR
@@ -161,7 +163,8 @@ def test_label_unseen_in_training_is_reported(tmp_path: Path) -> None:
 def test_malformed_files_are_reported(tmp_path: Path) -> None:
     _write(tmp_path / "bad.csv", "sentence,polarity\nhello,1\n")
     cfg = {"name": "bad", "kind": "classification",
-           "local": {"format": "csv", "dir": str(tmp_path), "splits": dict.fromkeys(["train", "validation", "test"], "bad.csv")}}
+           "local": {"format": "csv", "dir": str(tmp_path),
+                     "splits": dict.fromkeys(["train", "validation", "test"], "bad.csv")}}
     with pytest.raises(DataError, match=r"no column\(s\) \['text', 'label'\].*\['sentence', 'polarity'\]"):
         _classification(cfg, tmp_path / "cache")
     _write(tmp_path / "bad.label", "NUM:date When was it ?\nnolabelhere\n")
@@ -183,12 +186,15 @@ def test_dataset_yaml_mistakes_are_config_errors(tmp_path: Path) -> None:
 def test_bucket_sampler_covers_every_example_once_and_pads_little() -> None:
     generator = torch.Generator().manual_seed(0)
     lengths = torch.randint(1, 60, (5000,), generator=generator).tolist()
-    sampler = LengthBucketBatchSampler(lengths, batch_size=32, shuffle=True, seed=0)
-    epoch0 = list(sampler)
-    assert sorted(i for b in epoch0 for i in b) == list(range(5000))
-    assert epoch0 == list(LengthBucketBatchSampler(lengths, 32, True, seed=0))  # reproducible
-    sampler.set_epoch(1)
-    assert list(sampler) != epoch0  # reshuffled each epoch
+    sampler = LengthGroupedSampler(lengths, batch_size=32, shuffle=True, seed=0)
+    order = list(sampler)
+    assert sorted(order) == list(range(5000))  # every example once
+    assert order == list(LengthGroupedSampler(lengths, 32, True, seed=0))  # reproducible
+    loader = DataLoader(range(5000), batch_size=32, sampler=sampler)
+    epoch0 = [b.tolist() for b in loader]
+    assert epoch0[-1] == order[-(5000 % 32):]  # the one short batch comes last
+    _set_sampler_epoch(loader, 1)  # what Lightning calls at each epoch start
+    assert list(sampler) != order  # reshuffled each epoch
 
     def padded(batches: list[list[int]]) -> int:
         return sum(len(b) * max(lengths[i] for i in b) for b in batches)

@@ -37,7 +37,9 @@ class EpochThroughput(Callback):
         self._tokens, self._seconds = 0, 0.0
         self._epoch_start = time.perf_counter()
 
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         self._batch_start = time.perf_counter()
 
     def on_train_batch_end(

@@ -67,9 +67,7 @@ def run_training(
     trainer = build_trainer(cfg, logger, callbacks)
     output_dir = Path(cfg.paths.output_dir)
     try:
-        sizes = {f"{split}_examples": len(part) for split, part in getattr(datamodule, "splits", {}).items()}
-        sizes.update({f"{s}_tokens": n.numel() for s, n in getattr(datamodule, "streams", {}).items()})
-        _log_run_inputs(logger, cfg, module.num_parameters(), sizes)
+        _log_run_inputs(logger, cfg, module.num_parameters(), datamodule.split_sizes())
         trainer.fit(module, datamodule=datamodule)
         checkpoint_cb = trainer.checkpoint_callback
         best_checkpoint = None
