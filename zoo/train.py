@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hydra
-from omegaconf import DictConfig
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
 
 import zoo.config  # noqa: F401 - registers the ${zoo_root:} resolver
 from zoo.cli import friendly_errors
@@ -15,6 +16,8 @@ from zoo.training.summary import format_summary
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 @friendly_errors
 def main(cfg: DictConfig) -> float | None:
+    with open_dict(cfg):  # one folder for Hydra's logs and the run's checkpoints
+        cfg.paths.output_dir = HydraConfig.get().runtime.output_dir
     result = run_training(cfg)
     print(format_summary(result))
     return result.best_value

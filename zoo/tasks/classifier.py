@@ -48,6 +48,7 @@ class TextClassifier(ZooTask):
         self.class_names = list(class_names or [str(i) for i in range(num_classes)])
         self.val_metrics = _metrics(num_classes, "val/")
         self.test_metrics = _metrics(num_classes, "test/")
+        self.train_loss = MeanMetric()
         self.val_loss = MeanMetric()
         self.test_loss = MeanMetric()
 
@@ -57,8 +58,13 @@ class TextClassifier(ZooTask):
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         logits = self(batch["input_ids"], batch["lengths"])
         loss = F.cross_entropy(logits, batch["labels"])
-        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=len(logits))
+        # accumulated here and logged once per epoch: self.log on every step costs ~4% speed
+        self.train_loss.update(loss.detach(), weight=len(logits))
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        self.log("train/loss", self.train_loss.compute())
+        self.train_loss.reset()
 
     def _evaluate(self, batch: dict[str, Tensor], metrics: MetricCollection, loss_metric: MeanMetric) -> None:
         logits = self(batch["input_ids"], batch["lengths"])

@@ -44,6 +44,7 @@ class LanguageModel(ZooTask):
         self.save_hyperparameters(ignore=["optimizer", "scheduler", "tokenizer_json"], logger=False)
         self.spec = LSTMSpec.from_config(model)
         self.network = LanguageModelNetwork(self.spec, vocab_size, tie_weights)
+        self.train_loss = MeanMetric()
         self.val_loss = MeanMetric()
         self.test_loss = MeanMetric()
         self._train_state: State | None = None
@@ -62,8 +63,12 @@ class LanguageModel(ZooTask):
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         loss, self._train_state = self._loss(batch, self._train_state)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=batch["targets"].numel())
+        self.train_loss.update(loss.detach(), weight=batch["targets"].numel())
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        self.log("train/loss", self.train_loss.compute())
+        self.train_loss.reset()
 
     def on_validation_epoch_start(self) -> None:
         self._eval_state = None
