@@ -150,7 +150,8 @@ def format_results(r: dict) -> str:
         f"  bucketed + packed (plain)     {r['bucketed_packed_tokens_per_s']:>10,.0f} tokens/s",
         f"  naive: pad to batch max       {r['naive_batch_pad_tokens_per_s']:>10,.0f} tokens/s"
         f"   gain x{r['bucketing_gain_vs_batch_pad']:.2f}",
-        f"  naive: pad to {int(r['fixed_pad_length']):>3} (data max) {r['naive_fixed_pad_tokens_per_s']:>10,.0f} tokens/s"
+        f"  naive: pad to {int(r['fixed_pad_length']):>3} (data max) "
+        f"{r['naive_fixed_pad_tokens_per_s']:>10,.0f} tokens/s"
         f"   gain x{r['bucketing_gain_vs_fixed_pad']:.2f}",
     ])
 

@@ -13,6 +13,7 @@ from zoo.data import ClassificationDataModule, LanguageModelDataModule, parse_da
 from zoo.data.base import TextDataModule
 from zoo.errors import ConfigError
 from zoo.models import LSTMSpec
+from zoo.models.pooling import POOLINGS
 from zoo.tasks import ZooTask
 
 DATA_MODULES: dict[str, type[TextDataModule]] = {
@@ -30,6 +31,9 @@ def check_config(cfg: DictConfig) -> LSTMSpec:
             f"task={cfg.task.name} needs a {cfg.task.data_kind!r} dataset but data={data_spec.name} "
             f"is {data_spec.kind!r}; pick a dataset whose kind is {cfg.task.data_kind!r}"
         )
+    pooling = cfg.task.module.get("pooling")
+    if pooling is not None and pooling not in POOLINGS:
+        raise ConfigError(f"task.module.pooling={pooling!r} is not known; choose one of {', '.join(POOLINGS)}")
     if cfg.task.data_kind == "text" and spec.bidirectional:
         raise ConfigError(
             "task=generation cannot use a bidirectional LSTM (it would see the characters it "

@@ -1,0 +1,47 @@
+"""Language-modelling data: one character stream per split, cut into BPTT windows."""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.data import DataLoader
+
+from zoo.data.base import TextDataModule
+from zoo.data.batching import BPTTWindows
+from zoo.data.tokenization import BatchEncoder
+
+
+class LanguageModelDataModule(TextDataModule):
+    """Text -> token stream per split -> contiguous (batch_size x bptt) windows."""
+
+    def build(self) -> None:
+        raw = self.load_raw()
+        tokenizer = self.fit_tokenizer(raw["train"]["text"])
+        encoded = raw.map(
+            BatchEncoder(tokenizer.to_str()), batched=True, remove_columns=["text"], desc="tokenizing"
+        )
+        self.streams = {
+            split: torch.tensor([i for row in part["input_ids"] for i in row], dtype=torch.long)
+            for split, part in encoded.items()
+        }
+
+    def sizes(self) -> dict[str, int]:
+        return {"vocab_size": self.vocab_size, "pad_id": self.pad_id}
+
+    def tokens(self, split: str) -> int:
+        return int(self.streams[split].numel())
+
+    def split_sizes(self) -> dict[str, int]:
+        return {f"{split}_tokens": self.tokens(split) for split in self.streams}
+
+    def _loader(self, split: str, batch_size: int) -> DataLoader:
+        windows = BPTTWindows(self.streams[split], batch_size, self.spec.bptt)
+        return DataLoader(windows, batch_size=None, shuffle=False)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", self.spec.batch_size)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("validation", self.spec.eval_batch_size)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", self.spec.eval_batch_size)
