@@ -90,3 +90,15 @@ def test_invalid_value_from_the_command_line_is_one_clear_line() -> None:
     assert result.returncode == 2
     assert "error: model.hidden_size=0 is invalid" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_missing_data_from_the_command_line_names_path_and_make_data(tmp_path) -> None:
+    result = _train_cli(f"paths.data_dir={tmp_path}/empty", "debug=smoke")
+    assert result.returncode == 2
+    assert f"error: data file not found: {tmp_path}/empty/sst2/train.tsv" in result.stderr
+    assert "make data" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unknown_pooling_fails_before_data_loads(compose: Callable[..., DictConfig]) -> None:
+    with pytest.raises(ConfigError, match="task.module.pooling='attention'.*last, mean, max"):
+        check_config(compose("task.module.pooling=attention"))

@@ -214,3 +214,15 @@ def test_bptt_windows_are_contiguous_and_shifted() -> None:
     torch.testing.assert_close(second["input_ids"][:, 0], first["input_ids"][:, -1] + 1)
     total = sum(windows[i]["input_ids"].numel() for i in range(len(windows)))
     assert total == 4 * ((1000 - 1) // 4)
+
+
+def test_unreachable_hub_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import datasets
+
+    def offline(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("Couldn't reach 'stanfordnlp/sst2' on the Hub (LocalEntryNotFoundError)")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    cfg = _dataset_cfg("sst2", tmp_path, source="hub")
+    with pytest.raises(DataError, match=r"could not load 'stanfordnlp/sst2'.*data.source=local"):
+        _classification(cfg, tmp_path / "cache")
