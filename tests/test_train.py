@@ -121,3 +121,14 @@ def test_entry_point_trains_and_prints_a_summary(shared_data: Path, workdir: Pat
     experiment = client.get_experiment_by_name("cli-check")
     assert experiment is not None
     assert [r.info.status for r in client.search_runs([experiment.experiment_id])] == ["FINISHED"]
+
+
+def test_language_model_generates_from_its_checkpoint_alone(compose: Callable[..., DictConfig]) -> None:
+    from zoo.tasks import LanguageModel
+
+    result = run_training(compose("task=generation", "debug=smoke", "model.num_layers=1", *SMALL))
+    model = LanguageModel.load_from_checkpoint(result.best_checkpoint, map_location="cpu", weights_only=True)
+    text = model.generate("ROMEO:", max_new_tokens=40, temperature=0.8, top_k=10, seed=3)
+    assert len(text) == 40
+    assert text == model.generate("ROMEO:", max_new_tokens=40, temperature=0.8, top_k=10, seed=3)
+    assert set(text) <= set(model.tokenizer.get_vocab())

@@ -9,6 +9,8 @@ import lightning as L
 import torch
 from tokenizers import Tokenizer
 
+from zoo.models import LSTMSpec
+
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., Any]
 
@@ -23,12 +25,14 @@ class ZooTask(L.LightningModule):
 
     def __init__(
         self,
+        model: dict[str, Any],
         optimizer: OptimizerFactory | None = None,
         scheduler: SchedulerFactory | None = None,
         tokenizer_json: str | None = None,
         monitor: str = "val/loss",
     ) -> None:
         super().__init__()
+        self.spec = LSTMSpec.from_config(model)
         self.monitor = monitor
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler

@@ -10,7 +10,7 @@ from torch.nn import functional as F
 from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-from zoo.models import LSTMSpec, SequenceClassifier
+from zoo.models import SequenceClassifier
 from zoo.tasks.base import OptimizerFactory, SchedulerFactory, ZooTask
 
 
@@ -41,9 +41,8 @@ class TextClassifier(ZooTask):
         tokenizer_json: str | None = None,
         monitor: str = "val/loss",
     ) -> None:
-        super().__init__(optimizer, scheduler, tokenizer_json, monitor)
+        super().__init__(model, optimizer, scheduler, tokenizer_json, monitor)
         self.save_hyperparameters(ignore=["optimizer", "scheduler", "tokenizer_json"], logger=False)
-        self.spec = LSTMSpec.from_config(model)
         self.network = SequenceClassifier(self.spec, vocab_size, num_classes, pad_id, pooling)
         self.class_names = list(class_names or [str(i) for i in range(num_classes)])
         self.val_metrics = _metrics(num_classes, "val/")

@@ -10,7 +10,7 @@ from torch import Tensor
 from torch.nn import functional as F
 from torchmetrics import MeanMetric
 
-from zoo.models import LanguageModelNetwork, LSTMSpec
+from zoo.models import LanguageModelNetwork
 from zoo.models.seed_lstm import State
 from zoo.tasks.base import OptimizerFactory, SchedulerFactory, ZooTask
 
@@ -40,9 +40,8 @@ class LanguageModel(ZooTask):
         tokenizer_json: str | None = None,
         monitor: str = "val/loss",
     ) -> None:
-        super().__init__(optimizer, scheduler, tokenizer_json, monitor)
+        super().__init__(model, optimizer, scheduler, tokenizer_json, monitor)
         self.save_hyperparameters(ignore=["optimizer", "scheduler", "tokenizer_json"], logger=False)
-        self.spec = LSTMSpec.from_config(model)
         self.network = LanguageModelNetwork(self.spec, vocab_size, tie_weights)
         self.train_loss = MeanMetric()
         self.val_loss = MeanMetric()
