@@ -10,6 +10,9 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 
+SWEEP ?= sentiment_sst2
+N_TRIALS ?=
+WORKERS ?=
 TASK ?=
 MODEL ?=
 DATA ?=
@@ -20,7 +23,7 @@ PORT ?= 5000
 # Hydra overrides built from the make variables that are set.
 OVERRIDES := $(if $(TASK),task=$(TASK)) $(if $(DATA),data=$(DATA)) $(if $(MODEL),model=$(MODEL)) $(ARGS)
 
-.PHONY: help install test test-slow lint data train bench ui clean
+.PHONY: help install test test-slow lint data train sweep bench ui clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -46,6 +49,9 @@ data: ## link the benchmark datasets into $ZOO_DATA_DIR (default data/)
 
 train: data ## train a recipe: make train TASK=sentiment MODEL=bilstm DATA=sst2 ARGS="model.num_layers=2"
 	$(PY) -m zoo.train $(OVERRIDES)
+
+sweep: data ## Optuna sweep (resumes on rerun): make sweep SWEEP=sentiment_sst2 N_TRIALS=12 WORKERS=2 ARGS="pruner=none"
+	$(PY) -m zoo.sweep sweep=$(SWEEP) $(if $(N_TRIALS),n_trials=$(N_TRIALS)) $(if $(WORKERS),workers=$(WORKERS)) $(ARGS)
 
 bench: data ## throughput: zoo step vs plain PyTorch loop, bucketing+packing vs naive padding
 	$(PY) -m zoo.bench $(ARGS)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import mlflow
 from lightning.pytorch.loggers import MLFlowLogger
+from mlflow.entities import RunTag
 from omegaconf import DictConfig
 
 
@@ -26,14 +27,20 @@ def ensure_experiment(tracking_uri: str, name: str, artifact_root: str | None) -
     return client.create_experiment(name, artifact_location=location)
 
 
-def create_logger(cfg: DictConfig, run_name: str, tags: dict[str, str]) -> MLFlowLogger:
-    """A Lightning MLFlowLogger on the configured store; the run starts on first use."""
+def create_logger(cfg: DictConfig, run_name: str, tags: dict[str, str], run_id: str | None = None) -> MLFlowLogger:
+    """A Lightning MLFlowLogger on the configured store; a new run starts on first use,
+    or the logger writes into the existing run `run_id`."""
     log_cfg = cfg.logger
     ensure_experiment(log_cfg.tracking_uri, log_cfg.experiment_name, log_cfg.artifact_root)
-    return MLFlowLogger(
+    all_tags = {**tags, **dict(log_cfg.tags or {})}
+    logger = MLFlowLogger(
         experiment_name=log_cfg.experiment_name,
         tracking_uri=log_cfg.tracking_uri,
         run_name=log_cfg.run_name or run_name,
-        tags={**tags, **dict(log_cfg.tags or {})},
+        tags=all_tags,
         log_model=False,
+        run_id=run_id,
     )
+    if run_id is not None:  # tags are applied at creation only; an existing run gets them now
+        logger.experiment.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in all_tags.items()])
+    return logger

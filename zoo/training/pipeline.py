@@ -23,6 +23,7 @@ from zoo.training.builders import (
     check_config,
     run_name,
 )
+from zoo.training.latency import inference_ms
 from zoo.training.summary import TrainResult
 
 warnings.filterwarnings("ignore", message=".*does not have many workers.*")
@@ -48,9 +49,11 @@ def run_training(
     cfg: DictConfig,
     extra_callbacks: Sequence[Callback] = (),
     extra_tags: dict[str, str] | None = None,
+    run_id: str | None = None,
 ) -> TrainResult:
     """Train, test and track one run. Config and data errors surface before the MLflow run
-    starts; any failure after it starts marks the run FAILED and re-raises."""
+    starts; any failure after it starts marks the run FAILED and re-raises. With `run_id`
+    the run logs into that existing MLflow run (a sweep's child run)."""
     start = time.perf_counter()
     cfg = cfg.copy()
     OmegaConf.resolve(cfg)  # fix timestamps and env lookups once for the whole run
@@ -63,7 +66,7 @@ def run_training(
     L.seed_everything(cfg.seed, workers=True)
     module = build_task(cfg, spec, datamodule)
     callbacks = build_callbacks(cfg) + list(extra_callbacks)
-    logger = create_logger(cfg, run_name(spec), run_tags(cfg.seed, fingerprints, extra_tags))
+    logger = create_logger(cfg, run_name(spec), run_tags(cfg.seed, fingerprints, extra_tags), run_id)
     trainer = build_trainer(cfg, logger, callbacks)
     output_dir = Path(cfg.paths.output_dir)
     try:
@@ -79,6 +82,8 @@ def run_training(
         if cfg.get("test", True):
             results = trainer.test(module, datamodule=datamodule, ckpt_path=best_checkpoint, verbose=False)
             metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
+        metrics["perf/inference_ms"] = inference_ms(module, next(iter(datamodule.val_dataloader())))
+        logger.log_metrics({"perf/inference_ms": metrics["perf/inference_ms"]})
         _log_run_outputs(logger, datamodule, best_checkpoint, output_dir)
         logger.experiment.set_terminated(logger.run_id, "FINISHED")
     except BaseException:

@@ -1,0 +1,110 @@
+"""Sweep specs: every mistake is reported before any trial starts, naming the entry."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from omegaconf import OmegaConf
+
+from zoo.errors import ConfigError
+from zoo.paths import PROJECT_ROOT
+from zoo.sweeps.space import to_overrides
+from zoo.sweeps.spec import available_sweeps, check_against_config, load_sweep_config, parse_sweep_spec
+from zoo.sweeps.study import make_pruner, make_sampler, masked, open_storage
+
+BASE: dict[str, Any] = {
+    "recipe": ["task=classification"],
+    "objectives": [{"metric": "val/acc", "direction": "maximize"}],
+    "search_space": {"model.num_layers": {"type": "int", "low": 1, "high": 2},
+                     "model.hidden_size": {"type": "int", "low": 8, "high": 64, "log": True}},
+}
+
+
+def _spec(**changes: Any):
+    raw = {**BASE, **changes}
+    return parse_sweep_spec("t", OmegaConf.create(raw))
+
+
+def test_every_shipped_sweep_is_valid() -> None:
+    names = available_sweeps()
+    assert {"sentiment_sst2", "classification_trec", "generation_tinyshakespeare"} <= set(names)
+    for name in names:
+        spec = parse_sweep_spec(name, load_sweep_config(name, {}))
+        check_against_config(spec)
+        make_sampler(spec), make_pruner(spec)
+        assert {"model.num_layers", "model.hidden_size"} <= set(spec.search_space)
+
+
+def test_unknown_sweep_lists_the_choices() -> None:
+    with pytest.raises(ConfigError, match="unknown sweep 'nope'; available sweeps: .*sentiment_sst2"):
+        load_sweep_config("nope", {})
+
+
+def test_command_line_values_replace_the_spec() -> None:
+    cfg = load_sweep_config("sentiment_sst2", {"n_trials": 3, "pruner": "none", "sampler": "random"})
+    spec = parse_sweep_spec("sentiment_sst2", cfg)
+    assert spec.n_trials == 3 and spec.pruner == {"name": "none"}
+    assert spec.sampler == {"name": "random", "seed": 0}
+    with pytest.raises(ConfigError, match=r"unknown sweep option\(s\) \['n_trial'\]"):
+        load_sweep_config("sentiment_sst2", {"n_trial": 3})
+
+
+@pytest.mark.parametrize(("space", "message"), [
+    ({"model.hidden_size": {"type": "int", "low": 64, "high": 64}}, r"'model.hidden_size': empty range"),
+    ({"model.hidden_size": {"type": "int", "low": 0, "high": 8, "log": True}}, "log scale needs low > 0"),
+    ({"model.hidden_size": {"type": "integer", "low": 1, "high": 8}}, "type='integer'"),
+    ({"model.hidden_size": {"type": "categorical", "choices": []}}, "non-empty list of choices"),
+    ({"model.hidden_size": {"type": "int", "low": 8, "high": 64, "condition": "model.dropout > 0"}},
+     "'model.hidden_size': its condition names 'model.dropout'"),
+])
+def test_bad_search_space_entries_are_named(space: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        _spec(search_space={**BASE["search_space"], **space})
+
+
+def test_depth_and_width_are_always_tuned() -> None:
+    with pytest.raises(ConfigError, match=r"must tune depth and width; add \['model.hidden_size'\]"):
+        _spec(search_space={"model.num_layers": {"type": "int", "low": 1, "high": 2}})
+
+
+def test_key_absent_from_the_config_is_named() -> None:
+    spec = _spec(search_space={**BASE["search_space"], "model.hiden": {"type": "float", "low": 0, "high": 1}})
+    with pytest.raises(ConfigError, match=r"'model.hiden' names a key absent.*model has \[.*'hidden_size'"):
+        check_against_config(spec)
+    group = _spec(search_space={**BASE["search_space"], "model": {"type": "categorical", "choices": ["gru"]}})
+    with pytest.raises(ConfigError, match=r"'model' is a config group.*unknown: \['gru'\]"):
+        check_against_config(group)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("sampler", {"name": "grid"}, "sampler.name='grid' is not known; choose one of tpe, random, cmaes, nsga2"),
+    ("pruner", {"name": "patient"}, "pruner.name='patient' is not known; choose one of median, hyperband"),
+    ("objectives", [{"metric": "test/acc", "direction": "maximize"}], "must be a validation metric"),
+    ("objectives", [{"metric": "val/acc", "direction": "up"}], "direction='up'"),
+])
+def test_bad_sampler_pruner_and_objectives(field: str, value: Any, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        _spec(**{field: value})
+
+
+def test_unreachable_storage_fails_fast_with_the_password_masked() -> None:
+    url = "postgresql+psycopg2://zoo:s3cret@127.0.0.1:1/optuna"
+    with pytest.raises(ConfigError, match=r"cannot open the Optuna storage postgresql\+psycopg2://zoo:\*\*\*@") as err:
+        open_storage(url)
+    assert "s3cret" not in str(err.value)
+    assert masked(url) == "postgresql+psycopg2://zoo:***@127.0.0.1:1/optuna"
+
+
+def test_groups_come_first_in_trial_overrides() -> None:
+    assert to_overrides({"model.hidden_size": 32, "model": "bilstm", "task.module.optimizer.lr": 0.001}) == [
+        "model=bilstm", "model.hidden_size=32", "task.module.optimizer.lr=0.001"]
+
+
+def test_cli_reports_a_bad_spec_in_one_line() -> None:
+    result = subprocess.run([sys.executable, "-m", "zoo.sweep", "sweep=sentiment_sst2", "sampler=grid"],
+                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "error: sampler.name='grid' is not known" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,1 @@
+"""Optuna sweeps over the training pipeline: specs, search spaces, studies, reports."""

@@ -1,0 +1,115 @@
+"""One Optuna trial: compose the recipe with the trial's values, train it exactly as
+`zoo.train` does (in process), and track it as a child run of the sweep's MLflow run."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import mlflow
+import optuna
+from lightning.pytorch.callbacks import Callback
+from optuna_integration import PyTorchLightningPruningCallback
+
+from zoo.config import compose_config
+from zoo.errors import ZooError
+from zoo.sweeps.space import suggest, to_overrides
+from zoo.sweeps.spec import SweepSpec
+from zoo.sweeps.study import worker_id
+from zoo.training.pipeline import run_training
+
+
+class EpochCounter(Callback):
+    """Training epochs started: what pruning saves is measured in these."""
+
+    def __init__(self) -> None:
+        self.epochs = 0
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.epochs += 1
+
+
+def one_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0] if text else ''}"[:500]
+
+
+class TrialObjective:
+    """The callable Optuna optimises; returns the objective value(s) of a trained trial."""
+
+    def __init__(self, spec: SweepSpec, parent_run_id: str, tracking_uri: str, experiment_id: str,
+                 output_root: Path, extra_overrides: list[str]) -> None:
+        self.spec = spec
+        self.parent_run_id = parent_run_id
+        self.client = mlflow.MlflowClient(tracking_uri)
+        self.experiment_id = experiment_id
+        self.output_root = output_root
+        self.extra_overrides = extra_overrides
+
+    def overrides(self, trial: optuna.Trial, chosen: dict[str, Any]) -> list[str]:
+        objective = self.spec.objectives[0]
+        return [
+            *self.spec.recipe,
+            *self.extra_overrides,
+            *to_overrides(chosen),
+            f"task.monitor={objective.metric}",
+            f"task.monitor_mode={'max' if objective.direction == 'maximize' else 'min'}",
+            f"paths.output_dir={self.output_root}/trial-{trial.number:04d}",
+        ]
+
+    def __call__(self, trial: optuna.Trial) -> float | list[float]:
+        trial.set_user_attr("worker", worker_id())
+        chosen = suggest(trial, self.spec.search_space)
+        overrides = self.overrides(trial, chosen)
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name=f"{self.spec.study_name}-trial-{trial.number}",
+            tags={"mlflow.parentRunId": self.parent_run_id, "optuna.study_name": self.spec.study_name,
+                  "optuna.trial_number": str(trial.number), "zoo.sweep": self.spec.name},
+        )
+        run_id = run.info.run_id
+        trial.set_user_attr("mlflow_run_id", run_id)
+        self.client.log_text(run_id, "\n".join(overrides) + "\n", "overrides.txt")
+        counter = EpochCounter()
+        callbacks: list[Callback] = [counter]
+        if not self.spec.multi_objective:
+            callbacks.append(PyTorchLightningPruningCallback(trial, monitor=self.spec.objectives[0].metric))
+        start = time.perf_counter()
+        try:
+            result = run_training(compose_config(overrides), callbacks, run_id=run_id)
+            values = self._values(result)
+        except optuna.TrialPruned:
+            self._finish(trial, run_id, "PRUNED", "KILLED", counter, start)
+            raise
+        except Exception as err:
+            trial.set_user_attr("fail_reason", one_line(err))
+            self.client.set_tag(run_id, "optuna.fail_reason", one_line(err))
+            if not isinstance(err, ZooError):  # a bug or a resource error: keep the whole story
+                self.client.log_text(run_id, traceback.format_exc(), "error.txt")
+            self._finish(trial, run_id, "FAIL", "FAILED", counter, start)
+            raise
+        for key, value in result.metrics.items():
+            trial.set_user_attr(key, value)
+        trial.set_user_attr("model/params", result.num_parameters)
+        self._finish(trial, run_id, "COMPLETE", "FINISHED", counter, start)
+        return values if self.spec.multi_objective else values[0]
+
+    def _values(self, result: Any) -> list[float]:
+        if result.best_value is None:
+            raise RuntimeError(f"the trial produced no {self.spec.objectives[0].metric}: no validation ran")
+        values = [result.best_value]
+        for objective in self.spec.objectives[1:]:
+            values.append(float(result.num_parameters) if objective.metric == "model/params"
+                          else result.metrics[objective.metric])
+        return values
+
+    def _finish(self, trial: optuna.Trial, run_id: str, state: str, status: str, counter: EpochCounter,
+                start: float) -> None:
+        trial.set_user_attr("epochs", counter.epochs)
+        trial.set_user_attr("seconds", round(time.perf_counter() - start, 1))
+        self.client.set_tag(run_id, "optuna.state", state)
+        self.client.log_metric(run_id, "sweep/epochs_trained", counter.epochs)
+        self.client.set_terminated(run_id, status)

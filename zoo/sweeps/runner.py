@@ -1,0 +1,151 @@
+"""Run a sweep: resume the study, run trials in this process or in N worker processes,
+stop at the budget, at the failure limit or at the timeout, then report to MLflow."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import optuna
+import torch
+from omegaconf import OmegaConf
+from optuna.trial import TrialState
+
+from zoo.config import flatten
+from zoo.sweeps.objective import TrialObjective
+from zoo.sweeps.report import log_report, top_table
+from zoo.sweeps.spec import SweepSpec, check_against_config
+from zoo.sweeps.study import counts, fail_dead_local_trials, load_study, masked, open_storage, storage_url
+from zoo.tracking import ensure_experiment
+
+PARENT_ATTR = "mlflow_parent_run_id"
+
+
+@dataclass
+class SweepOutcome:
+    study_name: str
+    parent_run_id: str
+    counts: dict[str, int]
+    stopped_by_failures: bool
+    summary: str
+
+
+def _progress(spec: SweepSpec):
+    names = [o.metric for o in spec.objectives]
+
+    def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        c = counts(study)
+        value = ("  ".join(f"{n}={v:.4f}" for n, v in zip(names, trial.values, strict=True))
+                 if trial.values else trial.user_attrs.get("fail_reason", ""))
+        params = " ".join(f"{k.split('.')[-1]}={v:.3g}" if isinstance(v, float) else f"{k.split('.')[-1]}={v}"
+                          for k, v in trial.params.items())
+        print(f"[trial {trial.number:>3}] {trial.state.name:<8} {value}  {params}  "
+              f"epochs={trial.user_attrs.get('epochs', '-')} {trial.user_attrs.get('seconds', '-')}s  "
+              f"({c['COMPLETE'] + c['PRUNED']}/{spec.n_trials} done, {c['FAIL']} failed)", flush=True)
+
+    return callback
+
+
+def _parent_run(study: optuna.Study, spec: SweepSpec, client: mlflow.MlflowClient, experiment_id: str,
+                storage: str) -> str:
+    """The sweep's parent run: created with the study, reused (set RUNNING) on resume."""
+    run_id = study.user_attrs.get(PARENT_ATTR)
+    if run_id:
+        client.update_run(run_id, status="RUNNING")
+        return run_id
+    run = client.create_run(experiment_id, run_name=f"sweep-{spec.study_name}",
+                            tags={"zoo.sweep": spec.name, "optuna.study_name": spec.study_name,
+                                  "optuna.storage": storage})
+    spec_dict = {k: v for k, v in vars(spec).items() if k not in ("objectives", "search_space")}
+    spec_dict["objectives"] = [f"{o.metric}:{o.direction}" for o in spec.objectives]
+    spec_dict["search_space"] = {k: {f: v for f, v in vars(p).items() if v not in (None, (), False)}
+                                 for k, p in spec.search_space.items()}
+    client.log_batch(run.info.run_id, params=[mlflow.entities.Param(k, str(v)[:6000])
+                                              for k, v in flatten(spec_dict).items()])
+    client.log_text(run.info.run_id, OmegaConf.to_yaml(spec_dict), "sweep_spec.yaml")
+    study.set_user_attr(PARENT_ATTR, run.info.run_id)
+    return run.info.run_id
+
+
+def _budget_left(study: optuna.Study, spec: SweepSpec) -> bool:
+    c = counts(study)
+    return c["COMPLETE"] + c["PRUNED"] + c["RUNNING"] < spec.n_trials
+
+
+def _too_many_failures(study: optuna.Study, spec: SweepSpec) -> bool:
+    return counts(study)["FAIL"] > spec.max_failures
+
+
+def work(study: optuna.Study, spec: SweepSpec, objective: TrialObjective, deadline: float | None) -> None:
+    """Run trials one at a time until the budget, the failure limit or the deadline."""
+    progress = _progress(spec)
+    while _budget_left(study, spec) and not _too_many_failures(study, spec):
+        if deadline is not None and time.time() >= deadline:
+            print(f"timeout of {spec.timeout} s reached; rerun the command to continue", flush=True)
+            return
+        study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=[progress], gc_after_trial=True)
+        with warnings.catch_warnings():  # other hosts' dead workers, after their grace period
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+
+
+def _spawn_workers(spec: SweepSpec, argv: list[str]) -> None:
+    threads = max(1, (os.cpu_count() or 1) // spec.workers)
+    env = {**os.environ, "ZOO_TORCH_THREADS": str(threads)}
+    workers = [subprocess.Popen([sys.executable, "-m", "zoo.sweep", *argv, "role=worker", f"worker_index={i}"],
+                                env=env) for i in range(spec.workers)]
+    codes = [w.wait() for w in workers]
+    if any(codes):
+        print(f"warning: worker exit codes {codes}", file=sys.stderr)
+
+
+def run_sweep(spec: SweepSpec, argv: list[str], role: str = "launcher", worker_index: int = 0) -> SweepOutcome:
+    """Launcher: check, resume, run (or spawn workers), report. Worker: run trials only."""
+    start = time.time()
+    if "ZOO_TORCH_THREADS" in os.environ:
+        torch.set_num_threads(int(os.environ["ZOO_TORCH_THREADS"]))
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own one line per trial instead
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    cfg = check_against_config(spec)
+    url = storage_url(spec)
+    study = load_study(spec, open_storage(url), offset=1000 * worker_index)
+    client = mlflow.MlflowClient(cfg.logger.tracking_uri)
+    experiment_id = ensure_experiment(cfg.logger.tracking_uri, cfg.logger.experiment_name, cfg.logger.artifact_root)
+    if role == "launcher":
+        parent = _parent_run(study, spec, client, experiment_id, masked(url))
+        c = counts(study)
+        print(f"sweep {spec.name}: study {spec.study_name} on {masked(url)}; {c['COMPLETE']} complete, "
+              f"{c['PRUNED']} pruned, {c['FAIL']} failed so far; budget {spec.n_trials}; MLflow parent run {parent}",
+              flush=True)
+    else:
+        parent = study.user_attrs[PARENT_ATTR]
+    for trial in fail_dead_local_trials(study):
+        print(f"[trial {trial.number:>3}] FAIL     its worker {trial.user_attrs.get('worker')} died", flush=True)
+        if trial.user_attrs.get("mlflow_run_id"):
+            client.set_tag(trial.user_attrs["mlflow_run_id"], "optuna.state", "FAIL")
+            client.set_terminated(trial.user_attrs["mlflow_run_id"], "FAILED")
+    output_root = Path(cfg.paths.log_dir) / "sweeps" / spec.study_name
+    objective = TrialObjective(spec, parent, cfg.logger.tracking_uri, experiment_id, output_root, [])
+    deadline = start + spec.timeout if spec.timeout else None
+    if role == "launcher" and spec.workers > 1:
+        _spawn_workers(spec, argv)
+    else:
+        work(study, spec, objective, deadline)
+    stopped = _too_many_failures(study, spec)
+    if stopped:
+        print(f"stopping: {counts(study)['FAIL']} trials failed (max_failures={spec.max_failures}); "
+              "see the failed trials in the summary", file=sys.stderr, flush=True)
+    summary = ""
+    if role == "launcher":
+        summary = log_report(client, parent, study, spec, masked(url), time.time() - start)
+        finished = not _budget_left(study, spec) and not study.get_trials(states=(TrialState.RUNNING,))
+        client.set_terminated(parent, "FAILED" if stopped else "FINISHED" if finished else "KILLED")
+        print("\nTop trials\n" + top_table(study, spec), flush=True)
+    return SweepOutcome(spec.study_name, parent, counts(study), stopped, summary)

@@ -1,0 +1,53 @@
+"""Turn a search space into one trial's Hydra overrides, honouring conditions."""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import optuna
+
+from zoo.sweeps.spec import CONDITION, ParamSpec
+
+OPERATORS = {"==": operator.eq, "!=": operator.ne, ">=": operator.ge, "<=": operator.le,
+             ">": operator.gt, "<": operator.lt}
+
+
+def _holds(condition: str, chosen: dict[str, Any]) -> bool:
+    """True when the condition's parameter was sampled and satisfies it."""
+    key, op, raw = CONDITION.match(condition).groups()  # type: ignore[union-attr]
+    if key not in chosen:
+        return False
+    value = chosen[key]
+    try:
+        expected: Any = type(value)(raw) if not isinstance(value, bool) else raw.lower() == "true"
+    except (TypeError, ValueError):
+        expected = raw
+    return bool(OPERATORS[op](value, expected))
+
+
+def suggest(trial: optuna.Trial, space: dict[str, ParamSpec]) -> dict[str, Any]:
+    """Sample every active parameter; a parameter whose condition fails keeps its default."""
+    chosen: dict[str, Any] = {}
+    for key, param in space.items():
+        if param.condition and not _holds(param.condition, chosen):
+            continue
+        if param.type == "categorical":
+            chosen[key] = trial.suggest_categorical(key, list(param.choices))
+        elif param.type == "int":
+            chosen[key] = trial.suggest_int(key, int(param.low), int(param.high), step=int(param.step or 1),
+                                            log=param.log)
+        else:
+            chosen[key] = trial.suggest_float(key, float(param.low), float(param.high), step=param.step,
+                                              log=param.log)
+    return chosen
+
+
+def to_overrides(chosen: dict[str, Any]) -> list[str]:
+    """Hydra override strings: config groups first (`model=bilstm`), then values."""
+    def render(value: Any) -> str:
+        return repr(value) if isinstance(value, float) else str(value)
+
+    groups = [f"{k}={v}" for k, v in chosen.items() if ParamSpec(k, "categorical").is_group]
+    values = [f"{k}={render(v)}" for k, v in chosen.items() if not ParamSpec(k, "categorical").is_group]
+    return groups + values

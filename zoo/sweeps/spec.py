@@ -1,0 +1,223 @@
+"""A sweep spec (`sweeps/<name>.yaml`), parsed and checked before any trial starts.
+
+The spec names the recipe it tunes (Hydra overrides), the objective(s), the search space,
+the sampler, the pruner and the budget. Every mistake is reported with the entry it is
+in, so a sweep never dies on its third trial for a typo in the spec.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from zoo.config import compose_config
+from zoo.errors import ConfigError
+from zoo.paths import CONF_DIR, PROJECT_ROOT
+
+SWEEPS_DIR = PROJECT_ROOT / "sweeps"
+SAMPLERS = ("tpe", "random", "cmaes", "nsga2")
+PRUNERS = ("median", "hyperband", "threshold", "none")
+PARAM_TYPES = ("int", "float", "categorical")
+EXTRA_OBJECTIVES = ("model/params", "perf/inference_ms")
+REQUIRED_PARAMS = ("model.num_layers", "model.hidden_size")
+CONDITION = re.compile(r"^\s*([\w./]+)\s*(==|!=|>=|<=|>|<)\s*(\S+)\s*$")
+
+
+@dataclass(frozen=True)
+class Objective:
+    metric: str
+    direction: str  # maximize | minimize
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One search-space entry; `condition` (e.g. "model.num_layers > 1") makes it conditional."""
+
+    key: str
+    type: str
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    choices: tuple[Any, ...] = ()
+    condition: str | None = None
+
+    @property
+    def is_group(self) -> bool:
+        """True when the key is a config group (e.g. `model`), chosen as `model=bilstm`."""
+        return (CONF_DIR / self.key.replace(".", "/")).is_dir()
+
+
+@dataclass
+class SweepSpec:
+    name: str
+    study_name: str
+    recipe: list[str]
+    objectives: list[Objective]
+    search_space: dict[str, ParamSpec]
+    sampler: dict[str, Any] = field(default_factory=lambda: {"name": "tpe", "seed": 0})
+    pruner: dict[str, Any] = field(default_factory=lambda: {"name": "median"})
+    n_trials: int = 20
+    timeout: float | None = None
+    max_failures: int = 5
+    workers: int = 1
+    storage: str | None = None
+    description: str = ""
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+    @property
+    def directions(self) -> list[str]:
+        return [o.direction for o in self.objectives]
+
+
+def available_sweeps() -> list[str]:
+    return sorted(p.stem for p in SWEEPS_DIR.glob("*.yaml"))
+
+
+def load_sweep_config(name: str, overrides: dict[str, Any]) -> DictConfig:
+    """The YAML of sweep `name` with command-line values merged in."""
+    path = SWEEPS_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"unknown sweep {name!r}; available sweeps: {', '.join(available_sweeps())}")
+    cfg = OmegaConf.load(path)
+    unknown = sorted(set(overrides) - set(SweepSpec.__dataclass_fields__) - {"sweep"})
+    if unknown:
+        raise ConfigError(
+            f"unknown sweep option(s) {unknown}; options are {sorted(SweepSpec.__dataclass_fields__)}"
+        )
+    values = {k: v for k, v in overrides.items() if k != "sweep"}
+    for key in ("sampler", "pruner"):  # `sampler=random` replaces the block, keeping its seed
+        if isinstance(values.get(key), str):
+            old = cfg.get(key)
+            seed = {"seed": old.seed} if isinstance(old, DictConfig) and "seed" in old else {}
+            values[key] = {"name": values[key], **seed}
+            cfg = OmegaConf.merge(cfg, {key: None})
+    return OmegaConf.merge(cfg, values)
+
+
+def _param(key: str, raw: Any) -> ParamSpec:
+    where = f"search_space entry {key!r}"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a mapping such as {{type: int, low: 1, high: 4}}; got {raw!r}")
+    values = dict(raw)
+    kind = values.pop("type", None)
+    if kind not in PARAM_TYPES:
+        raise ConfigError(f"{where}: type={kind!r}; choose one of {', '.join(PARAM_TYPES)}")
+    known = {"low", "high", "log", "step", "choices", "condition"}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown field(s) {unknown}; fields are {sorted(known)}")
+    if kind == "categorical":
+        choices = tuple(values.get("choices") or ())
+        if not choices:
+            raise ConfigError(f"{where}: categorical needs a non-empty list of choices")
+        param = ParamSpec(key, kind, choices=choices, condition=values.get("condition"))
+    else:
+        low, high = values.get("low"), values.get("high")
+        if low is None or high is None:
+            raise ConfigError(f"{where}: {kind} needs low and high")
+        if not low < high:
+            raise ConfigError(f"{where}: empty range low={low} high={high} (low must be < high)")
+        if values.get("log") and low <= 0:
+            raise ConfigError(f"{where}: a log scale needs low > 0 (got low={low})")
+        param = ParamSpec(key, kind, low=low, high=high, log=bool(values.get("log", False)),
+                          step=values.get("step"), condition=values.get("condition"))
+    if param.condition is not None and not CONDITION.match(str(param.condition)):
+        raise ConfigError(
+            f"{where}: condition {param.condition!r} must read '<earlier key> <op> <value>', "
+            "e.g. 'model.num_layers > 1'"
+        )
+    return param
+
+
+def _factory_name(raw: Any, what: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+    values = {"name": raw} if isinstance(raw, str) else dict(raw or {})
+    if values.get("name") not in allowed:
+        raise ConfigError(f"{what}.name={values.get('name')!r} is not known; choose one of {', '.join(allowed)}")
+    return values
+
+
+def parse_sweep_spec(name: str, cfg: DictConfig) -> SweepSpec:
+    """Check the sweep's own fields (no config composition yet)."""
+    raw: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    objectives = []
+    for i, entry in enumerate(raw.get("objectives") or []):
+        metric, direction = entry.get("metric"), entry.get("direction")
+        if direction not in ("maximize", "minimize"):
+            raise ConfigError(f"objectives[{i}] ({metric}): direction={direction!r}; use maximize or minimize")
+        if i == 0 and not str(metric).startswith("val/"):
+            raise ConfigError(f"objectives[0] must be a validation metric (val/...), got {metric!r}")
+        if i > 0 and metric not in EXTRA_OBJECTIVES:
+            raise ConfigError(f"objectives[{i}]={metric!r}; extra objectives are {', '.join(EXTRA_OBJECTIVES)}")
+        objectives.append(Objective(metric, direction))
+    if not objectives:
+        raise ConfigError(f"sweep {name}: objectives is empty; e.g. [{{metric: val/acc, direction: maximize}}]")
+    space = {key: _param(key, value) for key, value in (raw.get("search_space") or {}).items()}
+    missing = [key for key in REQUIRED_PARAMS if key not in space]
+    if missing:
+        raise ConfigError(f"sweep {name}: the search space must tune depth and width; add {missing}")
+    keys = list(space)
+    for index, param in enumerate(space.values()):
+        if param.condition:
+            ref = CONDITION.match(param.condition).group(1)  # type: ignore[union-attr]
+            if ref not in keys[:index]:
+                raise ConfigError(
+                    f"search_space entry {param.key!r}: its condition names {ref!r}, which must be "
+                    "an entry listed before it"
+                )
+    spec = SweepSpec(
+        name=name,
+        study_name=str(raw.get("study_name") or name),
+        recipe=[str(o) for o in raw.get("recipe") or []],
+        objectives=objectives,
+        search_space=space,
+        sampler=_factory_name(raw.get("sampler", "tpe"), "sampler", SAMPLERS),
+        pruner=_factory_name(raw.get("pruner", "median"), "pruner", PRUNERS),
+        n_trials=int(raw.get("n_trials", 20)),
+        timeout=raw.get("timeout"),
+        max_failures=int(raw.get("max_failures", 5)),
+        workers=int(raw.get("workers", 1)),
+        storage=raw.get("storage"),
+        description=str(raw.get("description", "")),
+    )
+    if spec.n_trials < 1 or spec.workers < 1 or spec.max_failures < 1:
+        raise ConfigError("n_trials, workers and max_failures must each be >= 1")
+    return spec
+
+
+def check_against_config(spec: SweepSpec, extra_overrides: list[str] = ()) -> DictConfig:
+    """Compose the recipe and check that every search-space key names something in it."""
+    try:
+        cfg = compose_config([*spec.recipe, *extra_overrides])
+    except Exception as err:  # noqa: BLE001 - Hydra's composition errors, reworded
+        raise ConfigError(f"sweep {spec.name}: the recipe {spec.recipe} does not compose: {err}") from None
+    missing = object()
+    for key, param in spec.search_space.items():
+        if param.is_group:
+            options = sorted(p.stem for p in (CONF_DIR / key).glob("*.yaml"))
+            bad = [c for c in param.choices if str(c) not in options]
+            if param.type != "categorical" or bad:
+                raise ConfigError(
+                    f"search_space entry {key!r} is a config group: use type: categorical with "
+                    f"choices from {options}" + (f" (unknown: {bad})" if bad else "")
+                )
+        elif OmegaConf.select(cfg, key, default=missing) is missing:
+            parent = key.rsplit(".", 1)[0] if "." in key else ""
+            node = OmegaConf.select(cfg, parent) if parent else cfg
+            keys = sorted(node.keys()) if isinstance(node, DictConfig) else []
+            raise ConfigError(
+                f"search_space entry {key!r} names a key absent from the composed config "
+                f"(recipe {spec.recipe})" + (f"; {parent or 'the root'} has {keys}" if keys else "")
+            )
+    return cfg
+
+
+def sweep_path(name: str) -> Path:
+    return SWEEPS_DIR / f"{name}.yaml"

@@ -1,0 +1,142 @@
+"""Optuna storage, sampler, pruner and study: created once, resumed on every rerun."""
+
+from __future__ import annotations
+
+import os
+import socket
+import warnings
+from typing import Any
+
+import optuna
+import sqlalchemy
+from optuna.trial import TrialState
+
+from zoo.errors import ConfigError
+from zoo.paths import PROJECT_ROOT
+from zoo.sweeps.spec import SweepSpec
+
+HEARTBEAT_S = 10
+GRACE_S = 60
+
+
+def storage_url(spec: SweepSpec) -> str:
+    """The spec's storage, else ZOO_OPTUNA_STORAGE, else the embedded SQLite file."""
+    return spec.storage or os.environ.get("ZOO_OPTUNA_STORAGE") or f"sqlite:///{PROJECT_ROOT}/optuna.db"
+
+
+def masked(url: str) -> str:
+    """The URL with any password replaced by ***, for logs and error messages."""
+    try:
+        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a URL sqlalchemy understands: show nothing secret
+        return url.split("@")[-1]
+
+
+def open_storage(url: str) -> optuna.storages.RDBStorage:
+    """An RDB storage with heartbeats (so a killed worker's trial is failed), checked now:
+    an unreachable or malformed URL fails fast, naming the URL without its password."""
+    engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        engine_kwargs["connect_args"] = {"timeout": 60}
+    elif url.startswith("postgresql"):
+        engine_kwargs["connect_args"] = {"connect_timeout": 5}
+    try:
+        engine = sqlalchemy.create_engine(url, **engine_kwargs)
+        with engine.connect():
+            pass
+        engine.dispose()
+        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna since v2.9
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S
+            )
+    except Exception as err:  # noqa: BLE001 - driver errors vary; all mean "cannot use this storage"
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(
+            f"cannot open the Optuna storage {masked(url)}: {reason}. Check the URL, that the "
+            "server runs, or unset ZOO_OPTUNA_STORAGE to use the embedded optuna.db"
+        ) from None
+
+
+def make_sampler(spec: SweepSpec, offset: int = 0) -> optuna.samplers.BaseSampler:
+    """The spec's sampler; `offset` shifts the seed so resumed or parallel workers do not
+    replay the trials already sampled."""
+    options = {k: v for k, v in spec.sampler.items() if k != "name"}
+    seed = options.pop("seed", 0)
+    seed = None if seed is None else int(seed) + offset
+    name = spec.sampler["name"]
+    if name == "tpe":
+        options.setdefault("multivariate", True)
+        options.setdefault("constant_liar", True)  # parallel workers avoid the same region
+        return optuna.samplers.TPESampler(seed=seed, **options)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "cmaes":
+        return optuna.samplers.CmaEsSampler(seed=seed, **options)
+    return optuna.samplers.NSGAIISampler(seed=seed, **options)
+
+
+def make_pruner(spec: SweepSpec) -> optuna.pruners.BasePruner:
+    options = {k: v for k, v in spec.pruner.items() if k != "name"}
+    name = spec.pruner["name"]
+    if name == "none" or spec.multi_objective:  # Optuna prunes single-objective studies only
+        return optuna.pruners.NopPruner()
+    if name == "median":
+        options.setdefault("n_startup_trials", 3)
+        options.setdefault("n_warmup_steps", 1)
+        return optuna.pruners.MedianPruner(**options)
+    if name == "hyperband":
+        options.setdefault("min_resource", 1)
+        return optuna.pruners.HyperbandPruner(**options)
+    return optuna.pruners.ThresholdPruner(**options)
+
+
+def load_study(spec: SweepSpec, storage: optuna.storages.BaseStorage, offset: int = 0) -> optuna.Study:
+    """Create the study, or load it when it exists (the rerun of a command resumes it)."""
+    study = optuna.create_study(
+        study_name=spec.study_name,
+        storage=storage,
+        directions=spec.directions,
+        pruner=make_pruner(spec),
+        load_if_exists=True,
+    )
+    if [d.name.lower() for d in study.directions] != spec.directions:
+        raise ConfigError(
+            f"study {spec.study_name!r} exists with directions {[d.name.lower() for d in study.directions]}, "
+            f"but the spec asks for {spec.directions}; use another study_name"
+        )
+    study.sampler = make_sampler(spec, offset + len(study.get_trials(deepcopy=False)))
+    return study
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def fail_dead_local_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """Fail RUNNING trials whose worker ran on this host and is gone (a SIGKILL, a crash).
+    Trials of workers on other hosts are failed by Optuna's heartbeat after GRACE_S."""
+    host = socket.gethostname()
+    reaped = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = str(trial.user_attrs.get("worker", ""))
+        worker_host, _, pid = worker.rpartition(":")
+        if worker_host == host and pid.isdigit() and not _alive(int(pid)):
+            study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+            reaped.append(trial)
+    return reaped
+
+
+def counts(study: optuna.Study) -> dict[str, int]:
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    return {state.name: states.count(state) for state in TrialState}
