@@ -103,3 +103,32 @@ def test_generation_is_seeded_and_respects_top_k() -> None:
     assert sample(5, top_k=1)[:10] == greedy
     with pytest.raises(ValueError, match="top_k"):
         net.generate([3], 5, top_k=0)
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+def test_output_dropout_acts_in_training_for_every_pooling(pooling: str) -> None:
+    torch.manual_seed(0)
+    spec = LSTMSpec(hidden_size=16, embedding_dim=8, output_dropout=0.5)
+    net = SequenceClassifier(spec, 20, 3, 0, pooling)
+    tokens, lengths = torch.tensor([[3, 4, 5]]), torch.tensor([3])
+    net.train()
+    assert not torch.allclose(net(tokens, lengths), net(tokens, lengths))
+    net.eval()
+    torch.testing.assert_close(net(tokens, lengths), net(tokens, lengths))
+
+
+def test_language_model_state_carried_across_windows_equals_one_long_pass() -> None:
+    """Truncated BPTT must not change what the model computes forward: two windows with the
+    state carried give the same loss as one pass over both."""
+    from zoo.tasks import LanguageModel
+
+    torch.manual_seed(0)
+    model = LanguageModel({"hidden_size": 16, "embedding_dim": 8, "num_layers": 2}, vocab_size=12).eval()
+    stream = torch.randint(0, 12, (2, 21))
+    inputs, targets = stream[:, :-1], stream[:, 1:]
+    whole, _ = model._loss({"input_ids": inputs, "targets": targets}, None)
+    first, state = model._loss({"input_ids": inputs[:, :10], "targets": targets[:, :10]}, None)
+    second, _ = model._loss({"input_ids": inputs[:, 10:], "targets": targets[:, 10:]}, state)
+    torch.testing.assert_close((first + second) / 2, whole, atol=1e-6, rtol=0)
+    reset, _ = model._loss({"input_ids": inputs[:, 10:], "targets": targets[:, 10:]}, None)
+    assert not torch.isclose(reset, second)  # a dropped state would change the second window

@@ -19,6 +19,7 @@ import sqlalchemy
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
+from zoo.errors import ConfigError
 from zoo.paths import PROJECT_ROOT
 from zoo.sweeps.runner import run_sweep
 from zoo.sweeps.spec import parse_sweep_spec
@@ -50,9 +51,12 @@ def _children(client: mlflow.MlflowClient, parent: str) -> list[mlflow.entities.
 
 
 def test_sweep_tracks_a_parent_with_children_plots_and_resumes(base_overrides, storage, mlflow_client) -> None:
-    spec = _spec("track", base_overrides, storage)
+    baseline = {"model.num_layers": 1, "model.hidden_size": 5}
+    spec = _spec("track", base_overrides, storage, enqueue=[baseline])
     outcome = run_sweep(spec, [])
     assert outcome.counts["COMPLETE"] == 3
+    study = optuna.load_study(study_name=spec.study_name, storage=storage)
+    assert study.trials[0].params == baseline  # the known-good point runs first, once
     parent = mlflow_client.get_run(outcome.parent_run_id)
     assert parent.info.status == "FINISHED"
     assert parent.data.metrics["sweep/complete"] == 3 and "sweep/best_value" in parent.data.metrics
@@ -70,6 +74,12 @@ def test_sweep_tracks_a_parent_with_children_plots_and_resumes(base_overrides, s
     assert again.parent_run_id == outcome.parent_run_id
     assert again.counts["COMPLETE"] == 5
     assert len(_children(mlflow_client, outcome.parent_run_id)) == 5
+    assert sum(t.params == baseline for t in study.trials) == 1  # not enqueued again on resume
+
+    changed = _spec("track", base_overrides, storage, study_name=spec.study_name,
+                    search_space={**SPACE, "model.hidden_size": {"type": "int", "low": 4, "high": 32}})
+    with pytest.raises(ConfigError, match="was run with another recipe, search space or objectives"):
+        run_sweep(changed, [])
 
 
 def test_failed_trials_are_recorded_and_the_sweep_goes_on(base_overrides, storage, mlflow_client) -> None:
@@ -145,6 +155,11 @@ def test_sigkill_mid_trial_then_rerun_finishes_the_budget(base_overrides, tmp_pa
     assert states.count(TrialState.FAIL) == 1
     assert states.count(TrialState.COMPLETE) + states.count(TrialState.PRUNED) == 3
     assert TrialState.RUNNING not in states
+    client = mlflow.MlflowClient(tracking_uri)
+    killed = study.get_trials(states=(TrialState.FAIL,))[0]
+    if "mlflow_run_id" in killed.user_attrs:  # killed after its MLflow run was created
+        assert client.get_run(killed.user_attrs["mlflow_run_id"]).info.status == "FAILED"
+    assert client.get_run(study.user_attrs["mlflow_parent_run_id"]).info.status == "FINISHED"
 
 
 @pytest.fixture
@@ -179,9 +194,9 @@ def test_two_workers_share_a_postgresql_study(base_overrides, postgres_url, tmp_
     assert result.returncode == 0, result.stderr[-3000:]
     study = optuna.load_study(study_name=study_name, storage=postgres_url)
     trials = study.trials
-    numbers = [t.number for t in trials]
-    assert numbers == list(range(len(trials)))  # every trial recorded once, none missing
-    assert all(t.state == TrialState.COMPLETE for t in trials) and len(trials) >= 6
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    # the budget check and the next ask are not atomic across workers: at most workers-1 extra
+    assert 6 <= len(trials) <= 7
     workers = {t.user_attrs["worker"] for t in trials}
     assert len(workers) == 2  # both workers took trials
     client = mlflow.MlflowClient(tracking)

@@ -84,10 +84,21 @@ def test_key_absent_from_the_config_is_named() -> None:
     ("pruner", {"name": "patient"}, "pruner.name='patient' is not known; choose one of median, hyperband"),
     ("objectives", [{"metric": "test/acc", "direction": "maximize"}], "must be a validation metric"),
     ("objectives", [{"metric": "val/acc", "direction": "up"}], "direction='up'"),
+    ("pruner", {"name": "threshold"}, "pruner threshold with options {}: Either lower or upper"),
+    ("sampler", {"name": "tpe", "seed": 0, "n_startup": 3}, "sampler tpe with options"),
+    ("n_trials", "many", "n_trials='many' must be a whole number"),
 ])
 def test_bad_sampler_pruner_and_objectives(field: str, value: Any, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         _spec(**{field: value})
+
+
+def test_objective_must_be_logged_by_the_task() -> None:
+    with pytest.raises(ConfigError, match="objectives\\[0\\]='val/ppl' is not logged by task=classification"):
+        check_against_config(_spec(objectives=[{"metric": "val/ppl", "direction": "minimize"}]))
+    with pytest.raises(ConfigError, match="bidirectional"):
+        check_against_config(_spec(recipe=["task=generation", "model=bilstm"],
+                                   objectives=[{"metric": "val/loss", "direction": "minimize"}]))
 
 
 def test_unreachable_storage_fails_fast_with_the_password_masked() -> None:
@@ -108,3 +119,10 @@ def test_cli_reports_a_bad_spec_in_one_line() -> None:
                             cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "error: sampler.name='grid' is not known" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_enqueued_points_must_be_in_the_search_space() -> None:
+    spec = _spec(enqueue=[{"model.num_layers": 1, "model.hidden_size": 16}])
+    assert spec.enqueue == [{"model.num_layers": 1, "model.hidden_size": 16}]
+    with pytest.raises(ConfigError, match=r"enqueue\[0\] sets \['model.dropout'\]"):
+        _spec(enqueue=[{"model.num_layers": 1, "model.dropout": 0.1}])

@@ -7,6 +7,7 @@ Running the same command again resumes the study.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from omegaconf import OmegaConf
@@ -26,14 +27,16 @@ def main(argv: list[str] | None = None) -> int:
         raise ConfigError(f"arguments must be key=value, got {bad}; e.g. sweep=sentiment_sst2 n_trials=12")
     values = OmegaConf.to_container(OmegaConf.from_dotlist(argv))
     role = values.pop("role", "launcher")
-    worker_index = int(values.pop("worker_index", 0))
+    index = values.pop("worker_index", None)
+    # a worker started by hand on another machine gets a seed offset of its own
+    worker_index = int(index) if index is not None else (os.getpid() % 997 + 1 if role == "worker" else 0)
     name = values.get("sweep")
     if not name:
         raise ConfigError(f"name a sweep: sweep=<name>; available: {', '.join(available_sweeps())}")
     spec = parse_sweep_spec(name, load_sweep_config(name, values))
     launcher_argv = [a for a in argv if not a.startswith(("role=", "worker_index="))]
     outcome = run_sweep(spec, launcher_argv, role=role, worker_index=worker_index)
-    return 1 if outcome.stopped_by_failures else 0
+    return 1 if outcome.stopped_by_failures or outcome.worker_errors else 0
 
 
 if __name__ == "__main__":

@@ -46,7 +46,8 @@ class LengthGroupedSampler(Sampler[int]):
         if not self.shuffle:
             yield from torch.argsort(self.lengths, stable=True).tolist()
             return
-        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        # (seed, epoch) -> one stream; seed + epoch would make seed 1's epoch 0 seed 0's epoch 1
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
         order = torch.randperm(len(self.lengths), generator=generator)
         batches: list[Tensor] = []
         for pool in order.split(self.batch_size * self.pool_batches):

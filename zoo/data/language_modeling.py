@@ -8,6 +8,7 @@ from torch.utils.data import DataLoader
 from zoo.data.base import TextDataModule
 from zoo.data.batching import BPTTWindows
 from zoo.data.tokenization import BatchEncoder
+from zoo.errors import DataError
 
 
 class LanguageModelDataModule(TextDataModule):
@@ -23,6 +24,13 @@ class LanguageModelDataModule(TextDataModule):
             split: torch.tensor([i for row in part["input_ids"] for i in row], dtype=torch.long)
             for split, part in encoded.items()
         }
+        for split, key in (("train", "batch_size"), ("validation", "eval_batch_size"), ("test", "eval_batch_size")):
+            rows = getattr(self.spec, key)
+            if self.tokens(split) < 2 * rows + 1:
+                raise DataError(
+                    f"dataset {self.spec.name}: the {split} split has {self.tokens(split)} tokens, too few for "
+                    f"{rows} parallel streams; lower data.{key}"
+                )
 
     def sizes(self) -> dict[str, int]:
         return {"vocab_size": self.vocab_size, "pad_id": self.pad_id}

@@ -136,6 +136,7 @@ def _load_hub(spec: DatasetSpec, cache_dir: str) -> datasets.DatasetDict:
     label = source.label_column
     if spec.is_classification and isinstance(ds["train"].features.get(label), datasets.ClassLabel):
         names = ds["train"].features[label].names
+        ds = ds.filter(lambda row: row[label] >= 0)  # -1 marks a hidden (unlabelled) example
         ds = ds.map(lambda row: {label: names[row[label]]})
     return ds
 

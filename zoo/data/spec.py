@@ -100,6 +100,8 @@ def parse_dataset_spec(cfg: DictConfig | dict[str, Any]) -> DatasetSpec:
         raise ConfigError(
             f"data.{source_name}.format={source.format!r}; choose one of {', '.join(FORMATS)}"
         )
+    if source.validation_fraction is not None and not 0 < float(source.validation_fraction) < 1:
+        raise ConfigError(f"data.{source_name}.validation_fraction={source.validation_fraction} must be in (0, 1)")
     if "train" not in source.splits:
         raise ConfigError(f"data.{source_name}.splits must name a train split")
     tokenizer = _build(TokenizerSpec, dict(data.pop("tokenizer", {}) or {}), "data.tokenizer")

@@ -36,7 +36,6 @@ class LSTMEncoder(nn.Module):
                 dropout=spec.effective_dropout,
                 bidirectional=spec.bidirectional,
             )
-        self.output_dropout = nn.Dropout(spec.output_dropout)
 
     def forward(
         self, tokens: Tensor, lengths: Tensor | None = None, state: State | None = None
@@ -55,7 +54,7 @@ class LSTMEncoder(nn.Module):
             outputs, _ = pad_packed_sequence(
                 packed_out, batch_first=True, total_length=tokens.shape[1]
             )
-        return self.output_dropout(outputs), state
+        return outputs, state
 
     def last_hidden(self, state: State) -> Tensor:
         """The top layer's final hidden state, both directions side by side."""

@@ -25,12 +25,15 @@ class SequenceClassifier(nn.Module):
             )
         self.pooling = pooling
         self.encoder = LSTMEncoder(spec, vocab_size, pad_id)
+        # on what the pooling reads: every step's output (mean/max) or the final state (last)
+        self.output_dropout = nn.Dropout(spec.output_dropout)
         self.head = nn.Linear(spec.output_size, num_classes)
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
         outputs, state = self.encoder(tokens, lengths)
-        pooled = pool(outputs, lengths, self.encoder.last_hidden(state), self.pooling)
-        return self.head(pooled)
+        last = self.output_dropout(self.encoder.last_hidden(state)) if self.pooling == "last" else None
+        steps = self.output_dropout(outputs) if self.pooling != "last" else outputs
+        return self.head(pool(steps, lengths, last, self.pooling))
 
 
 class LanguageModelNetwork(nn.Module):
@@ -44,6 +47,7 @@ class LanguageModelNetwork(nn.Module):
                 "use model=lstm or model=seed for task=generation"
             )
         self.encoder = LSTMEncoder(spec, vocab_size, pad_id=None)
+        self.output_dropout = nn.Dropout(spec.output_dropout)  # on every step's top-layer output
         # Tying shares the embedding matrix with the output layer; a projection bridges
         # hidden_size to embedding_dim when they differ.
         self.projection: nn.Module = nn.Identity()
@@ -57,7 +61,7 @@ class LanguageModelNetwork(nn.Module):
 
     def forward(self, tokens: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         outputs, state = self.encoder(tokens, state=state)
-        return self.head(self.projection(outputs)), state
+        return self.head(self.projection(self.output_dropout(outputs))), state
 
     @torch.no_grad()
     def generate(

@@ -8,9 +8,10 @@ from torch import Tensor
 POOLINGS = ("last", "mean", "max")
 
 
-def pool(outputs: Tensor, lengths: Tensor, last_hidden: Tensor, method: str) -> Tensor:
+def pool(outputs: Tensor, lengths: Tensor, last_hidden: Tensor | None, method: str) -> Tensor:
     """`last`: final hidden state; `mean`/`max`: over each row's real steps only."""
     if method == "last":
+        assert last_hidden is not None, "last pooling needs the final hidden state"
         return last_hidden
     steps = torch.arange(outputs.shape[1], device=outputs.device)
     mask = (steps[None, :] < lengths.to(outputs.device)[:, None]).unsqueeze(-1)

@@ -25,7 +25,7 @@ class LSTMSpec:
     embedding_dim: int = 128
     dropout: float = 0.0
     embedding_dropout: float = 0.0
-    output_dropout: float = 0.0
+    output_dropout: float = 0.0  # on the top layer's outputs the head reads (see networks.py)
     bidirectional: bool = False
 
     def __post_init__(self) -> None:

@@ -71,14 +71,14 @@ class TrialObjective:
                   "optuna.trial_number": str(trial.number), "zoo.sweep": self.spec.name},
         )
         run_id = run.info.run_id
-        trial.set_user_attr("mlflow_run_id", run_id)
-        self.client.log_text(run_id, "\n".join(overrides) + "\n", "overrides.txt")
         counter = EpochCounter()
-        callbacks: list[Callback] = [counter]
-        if not self.spec.multi_objective:
-            callbacks.append(PyTorchLightningPruningCallback(trial, monitor=self.spec.objectives[0].metric))
         start = time.perf_counter()
         try:
+            trial.set_user_attr("mlflow_run_id", run_id)
+            self.client.log_text(run_id, "\n".join(overrides) + "\n", "overrides.txt")
+            callbacks: list[Callback] = [counter]
+            if not self.spec.multi_objective:
+                callbacks.append(PyTorchLightningPruningCallback(trial, monitor=self.spec.objectives[0].metric))
             result = run_training(compose_config(overrides), callbacks, run_id=run_id)
             values = self._values(result)
         except optuna.TrialPruned:
@@ -90,6 +90,9 @@ class TrialObjective:
             if not isinstance(err, ZooError):  # a bug or a resource error: keep the whole story
                 self.client.log_text(run_id, traceback.format_exc(), "error.txt")
             self._finish(trial, run_id, "FAIL", "FAILED", counter, start)
+            raise
+        except BaseException:  # Ctrl+C, or the SystemExit Lightning makes of it: close the run
+            self._finish(trial, run_id, "FAIL", "KILLED", counter, start)
             raise
         for key, value in result.metrics.items():
             trial.set_user_attr(key, value)

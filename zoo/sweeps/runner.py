@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
 from zoo.config import flatten
+from zoo.errors import ConfigError
 from zoo.sweeps.objective import TrialObjective
 from zoo.sweeps.report import log_report, top_table
 from zoo.sweeps.spec import SweepSpec, check_against_config
@@ -35,6 +36,7 @@ class SweepOutcome:
     counts: dict[str, int]
     stopped_by_failures: bool
     summary: str
+    worker_errors: int = 0
 
 
 def _progress(spec: SweepSpec):
@@ -74,19 +76,30 @@ def _parent_run(study: optuna.Study, spec: SweepSpec, client: mlflow.MlflowClien
     return run.info.run_id
 
 
+class FailureBudget:
+    """Failures of this invocation (earlier runs' and dead workers' are not held against it)."""
+
+    def __init__(self, study: optuna.Study, spec: SweepSpec) -> None:
+        self.study, self.limit = study, spec.max_failures
+        self.before = counts(study)["FAIL"]
+
+    def used(self) -> int:
+        return counts(self.study)["FAIL"] - self.before
+
+    def exceeded(self) -> bool:
+        return self.used() > self.limit
+
+
 def _budget_left(study: optuna.Study, spec: SweepSpec) -> bool:
     c = counts(study)
     return c["COMPLETE"] + c["PRUNED"] + c["RUNNING"] < spec.n_trials
 
 
-def _too_many_failures(study: optuna.Study, spec: SweepSpec) -> bool:
-    return counts(study)["FAIL"] > spec.max_failures
-
-
-def work(study: optuna.Study, spec: SweepSpec, objective: TrialObjective, deadline: float | None) -> None:
+def work(study: optuna.Study, spec: SweepSpec, objective: TrialObjective, deadline: float | None,
+         failures: FailureBudget) -> None:
     """Run trials one at a time until the budget, the failure limit or the deadline."""
     progress = _progress(spec)
-    while _budget_left(study, spec) and not _too_many_failures(study, spec):
+    while _budget_left(study, spec) and not failures.exceeded():
         if deadline is not None and time.time() >= deadline:
             print(f"timeout of {spec.timeout} s reached; rerun the command to continue", flush=True)
             return
@@ -96,14 +109,16 @@ def work(study: optuna.Study, spec: SweepSpec, objective: TrialObjective, deadli
             optuna.storages.fail_stale_trials(study)
 
 
-def _spawn_workers(spec: SweepSpec, argv: list[str]) -> None:
+def _spawn_workers(spec: SweepSpec, argv: list[str]) -> int:
+    """Run N worker processes on this host; return how many exited with an error."""
     threads = max(1, (os.cpu_count() or 1) // spec.workers)
     env = {**os.environ, "ZOO_TORCH_THREADS": str(threads)}
-    workers = [subprocess.Popen([sys.executable, "-m", "zoo.sweep", *argv, "role=worker", f"worker_index={i}"],
+    workers = [subprocess.Popen([sys.executable, "-m", "zoo.sweep", *argv, "role=worker", f"worker_index={i + 1}"],
                                 env=env) for i in range(spec.workers)]
     codes = [w.wait() for w in workers]
     if any(codes):
-        print(f"warning: worker exit codes {codes}", file=sys.stderr)
+        print(f"error: worker exit codes {codes}; their output above says why", file=sys.stderr)
+    return sum(1 for c in codes if c)
 
 
 def run_sweep(spec: SweepSpec, argv: list[str], role: str = "launcher", worker_index: int = 0) -> SweepOutcome:
@@ -112,40 +127,50 @@ def run_sweep(spec: SweepSpec, argv: list[str], role: str = "launcher", worker_i
     if "ZOO_TORCH_THREADS" in os.environ:
         torch.set_num_threads(int(os.environ["ZOO_TORCH_THREADS"]))
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own one line per trial instead
-    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     cfg = check_against_config(spec)
     url = storage_url(spec)
     study = load_study(spec, open_storage(url), offset=1000 * worker_index)
     client = mlflow.MlflowClient(cfg.logger.tracking_uri)
     experiment_id = ensure_experiment(cfg.logger.tracking_uri, cfg.logger.experiment_name, cfg.logger.artifact_root)
     if role == "launcher":
+        study.set_user_attr("mlflow_tracking_uri", cfg.logger.tracking_uri)
         parent = _parent_run(study, spec, client, experiment_id, masked(url))
         c = counts(study)
         print(f"sweep {spec.name}: study {spec.study_name} on {masked(url)}; {c['COMPLETE']} complete, "
               f"{c['PRUNED']} pruned, {c['FAIL']} failed so far; budget {spec.n_trials}; MLflow parent run {parent}",
               flush=True)
-    else:
+    elif PARENT_ATTR in study.user_attrs:
         parent = study.user_attrs[PARENT_ATTR]
-    for trial in fail_dead_local_trials(study):
-        print(f"[trial {trial.number:>3}] FAIL     its worker {trial.user_attrs.get('worker')} died", flush=True)
-        if trial.user_attrs.get("mlflow_run_id"):
-            client.set_tag(trial.user_attrs["mlflow_run_id"], "optuna.state", "FAIL")
-            client.set_terminated(trial.user_attrs["mlflow_run_id"], "FAILED")
-    output_root = Path(cfg.paths.log_dir) / "sweeps" / spec.study_name
-    objective = TrialObjective(spec, parent, cfg.logger.tracking_uri, experiment_id, output_root, [])
-    deadline = start + spec.timeout if spec.timeout else None
-    if role == "launcher" and spec.workers > 1:
-        _spawn_workers(spec, argv)
     else:
-        work(study, spec, objective, deadline)
-    stopped = _too_many_failures(study, spec)
-    if stopped:
-        print(f"stopping: {counts(study)['FAIL']} trials failed (max_failures={spec.max_failures}); "
-              "see the failed trials in the summary", file=sys.stderr, flush=True)
-    summary = ""
-    if role == "launcher":
-        summary = log_report(client, parent, study, spec, masked(url), time.time() - start)
-        finished = not _budget_left(study, spec) and not study.get_trials(states=(TrialState.RUNNING,))
-        client.set_terminated(parent, "FAILED" if stopped else "FINISHED" if finished else "KILLED")
-        print("\nTop trials\n" + top_table(study, spec), flush=True)
-    return SweepOutcome(spec.study_name, parent, counts(study), stopped, summary)
+        raise ConfigError(f"study {spec.study_name!r} has no sweep launcher yet: start `python -m zoo.sweep "
+                          f"sweep={spec.name}` once (it creates the MLflow parent run), then add workers")
+    try:
+        for trial in fail_dead_local_trials(study):
+            print(f"[trial {trial.number:>3}] FAIL     its worker {trial.user_attrs.get('worker')} died", flush=True)
+        failures = FailureBudget(study, spec)
+        output_root = Path(cfg.paths.log_dir) / "sweeps" / spec.study_name
+        objective = TrialObjective(spec, parent, cfg.logger.tracking_uri, experiment_id, output_root, [])
+        deadline = start + spec.timeout if spec.timeout else None
+        worker_errors = 0
+        if role == "launcher" and spec.workers > 1:
+            worker_errors = _spawn_workers(spec, argv)
+        else:
+            work(study, spec, objective, deadline, failures)
+        stopped = failures.exceeded()
+        if stopped:
+            print(f"stopping: {failures.used()} trials failed in this run (max_failures={spec.max_failures}); "
+                  "see why in the summary, fix the spec, and rerun (or raise max_failures=...)",
+                  file=sys.stderr, flush=True)
+        summary = ""
+        if role == "launcher":
+            summary = log_report(client, parent, study, spec, masked(url), time.time() - start)
+            finished = not _budget_left(study, spec) and not study.get_trials(states=(TrialState.RUNNING,))
+            client.set_terminated(parent, "FAILED" if stopped else "FINISHED" if finished else "KILLED")
+            print("\nTop trials\n" + top_table(study, spec), flush=True)
+    except BaseException:
+        if role == "launcher":
+            client.set_terminated(parent, "KILLED")
+        raise
+    return SweepOutcome(spec.study_name, parent, counts(study), stopped, summary, worker_errors)

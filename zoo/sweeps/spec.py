@@ -67,6 +67,7 @@ class SweepSpec:
     workers: int = 1
     storage: str | None = None
     description: str = ""
+    enqueue: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def multi_objective(self) -> bool:
@@ -144,6 +145,13 @@ def _factory_name(raw: Any, what: str, allowed: tuple[str, ...]) -> dict[str, An
     return values
 
 
+def _integer(raw: dict[str, Any], key: str, default: int) -> int:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{key}={value!r} must be a whole number")
+    return value
+
+
 def parse_sweep_spec(name: str, cfg: DictConfig) -> SweepSpec:
     """Check the sweep's own fields (no config composition yet)."""
     raw: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
@@ -180,24 +188,47 @@ def parse_sweep_spec(name: str, cfg: DictConfig) -> SweepSpec:
         search_space=space,
         sampler=_factory_name(raw.get("sampler", "tpe"), "sampler", SAMPLERS),
         pruner=_factory_name(raw.get("pruner", "median"), "pruner", PRUNERS),
-        n_trials=int(raw.get("n_trials", 20)),
+        n_trials=_integer(raw, "n_trials", 20),
         timeout=raw.get("timeout"),
-        max_failures=int(raw.get("max_failures", 5)),
-        workers=int(raw.get("workers", 1)),
+        max_failures=_integer(raw, "max_failures", 5),
+        workers=_integer(raw, "workers", 1),
         storage=raw.get("storage"),
         description=str(raw.get("description", "")),
+        enqueue=[dict(e) for e in raw.get("enqueue") or []],
     )
-    if spec.n_trials < 1 or spec.workers < 1 or spec.max_failures < 1:
-        raise ConfigError("n_trials, workers and max_failures must each be >= 1")
+    for i, trial in enumerate(spec.enqueue):
+        unknown = sorted(set(trial) - set(space))
+        if unknown:
+            raise ConfigError(f"enqueue[{i}] sets {unknown}, which the search space does not tune")
+    if spec.n_trials < 1 or spec.workers < 1 or spec.max_failures < 0:
+        raise ConfigError("n_trials and workers must be >= 1 and max_failures >= 0")
+    if spec.timeout is not None and float(spec.timeout) <= 0:
+        raise ConfigError(f"timeout={spec.timeout} must be a number of seconds > 0 (or null)")
+    from zoo.sweeps.study import make_pruner, make_sampler  # noqa: PLC0415 - validate options now
+
+    make_sampler(spec)
+    make_pruner(spec)
     return spec
 
 
+OBJECTIVE_METRICS = {"classification": ("val/acc", "val/f1_macro", "val/loss"),
+                     "text": ("val/loss", "val/ppl", "val/bpc")}
+
+
 def check_against_config(spec: SweepSpec, extra_overrides: list[str] = ()) -> DictConfig:
-    """Compose the recipe and check that every search-space key names something in it."""
+    """Compose the recipe, check it as `zoo.train` would, and check that every
+    search-space key names something in it and the objective is a metric the task logs."""
+    from zoo.training.builders import check_config  # here: importing training pulls in torch
+
     try:
         cfg = compose_config([*spec.recipe, *extra_overrides])
     except Exception as err:  # noqa: BLE001 - Hydra's composition errors, reworded
         raise ConfigError(f"sweep {spec.name}: the recipe {spec.recipe} does not compose: {err}") from None
+    check_config(cfg)
+    logged = OBJECTIVE_METRICS[cfg.task.data_kind]
+    if spec.objectives[0].metric not in logged:
+        raise ConfigError(f"objectives[0]={spec.objectives[0].metric!r} is not logged by task={cfg.task.name}; "
+                          f"choose one of {', '.join(logged)}")
     missing = object()
     for key, param in spec.search_space.items():
         if param.is_group:

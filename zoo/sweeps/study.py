@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import socket
 import warnings
 from typing import Any
 
+import mlflow
 import optuna
 import sqlalchemy
 from optuna.trial import TrialState
@@ -48,7 +51,8 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
         with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna since v2.9
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(
-                url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S
+                url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                heartbeat_stale_trial_callback=close_child_run,
             )
     except Exception as err:  # noqa: BLE001 - driver errors vary; all mean "cannot use this storage"
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -56,6 +60,17 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
             f"cannot open the Optuna storage {masked(url)}: {reason}. Check the URL, that the "
             "server runs, or unset ZOO_OPTUNA_STORAGE to use the embedded optuna.db"
         ) from None
+
+
+def close_child_run(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    """A trial failed without its worker (heartbeat lost, process killed): mark its MLflow
+    child run FAILED too, so the UI never shows a run RUNNING forever."""
+    run_id, uri = trial.user_attrs.get("mlflow_run_id"), study.user_attrs.get("mlflow_tracking_uri")
+    if run_id and uri:
+        client = mlflow.MlflowClient(uri)
+        client.set_tag(run_id, "optuna.state", "FAIL")
+        client.set_tag(run_id, "optuna.fail_reason", f"worker {trial.user_attrs.get('worker', '?')} stopped")
+        client.set_terminated(run_id, "FAILED")
 
 
 def make_sampler(spec: SweepSpec, offset: int = 0) -> optuna.samplers.BaseSampler:
@@ -68,12 +83,19 @@ def make_sampler(spec: SweepSpec, offset: int = 0) -> optuna.samplers.BaseSample
     if name == "tpe":
         options.setdefault("multivariate", True)
         options.setdefault("constant_liar", True)  # parallel workers avoid the same region
-        return optuna.samplers.TPESampler(seed=seed, **options)
-    if name == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if name == "cmaes":
-        return optuna.samplers.CmaEsSampler(seed=seed, **options)
-    return optuna.samplers.NSGAIISampler(seed=seed, **options)
+    factory = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler,
+               "cmaes": optuna.samplers.CmaEsSampler, "nsga2": optuna.samplers.NSGAIISampler}[name]
+    return _build(factory, "sampler", name, seed=seed, **options)
+
+
+def _build(factory: Any, what: str, name: str, **options: Any) -> Any:
+    """Construct an Optuna sampler/pruner; a bad option is a ConfigError naming it."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return factory(**options)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{what} {name} with options {options}: {err}") from None
 
 
 def make_pruner(spec: SweepSpec) -> optuna.pruners.BasePruner:
@@ -84,11 +106,11 @@ def make_pruner(spec: SweepSpec) -> optuna.pruners.BasePruner:
     if name == "median":
         options.setdefault("n_startup_trials", 3)
         options.setdefault("n_warmup_steps", 1)
-        return optuna.pruners.MedianPruner(**options)
     if name == "hyperband":
         options.setdefault("min_resource", 1)
-        return optuna.pruners.HyperbandPruner(**options)
-    return optuna.pruners.ThresholdPruner(**options)
+    factory = {"median": optuna.pruners.MedianPruner, "hyperband": optuna.pruners.HyperbandPruner,
+               "threshold": optuna.pruners.ThresholdPruner}[name]
+    return _build(factory, "pruner", name, **options)
 
 
 def load_study(spec: SweepSpec, storage: optuna.storages.BaseStorage, offset: int = 0) -> optuna.Study:
@@ -105,8 +127,29 @@ def load_study(spec: SweepSpec, storage: optuna.storages.BaseStorage, offset: in
             f"study {spec.study_name!r} exists with directions {[d.name.lower() for d in study.directions]}, "
             f"but the spec asks for {spec.directions}; use another study_name"
         )
-    study.sampler = make_sampler(spec, offset + len(study.get_trials(deepcopy=False)))
+    existing = len(study.get_trials(deepcopy=False))
+    fingerprint = spec_fingerprint(spec)
+    recorded = study.user_attrs.get("spec_fingerprint")
+    if recorded is None:
+        study.set_user_attr("spec_fingerprint", fingerprint)
+    elif recorded != fingerprint and existing:
+        raise ConfigError(
+            f"study {spec.study_name!r} was run with another recipe, search space or objectives, so its "
+            f"trials cannot be compared with this spec's; set study_name=<new name> (or delete the study)"
+        )
+    if existing == 0 and offset == 0:  # a new study starts from the spec's known-good points
+        for params in spec.enqueue:
+            study.enqueue_trial(params, skip_if_exists=True)
+    study.sampler = make_sampler(spec, offset + existing)
     return study
+
+
+def spec_fingerprint(spec: SweepSpec) -> str:
+    """What makes trials comparable: recipe, search space, objectives (not budget or sampler)."""
+    content = {"recipe": spec.recipe, "objectives": [vars(o) for o in spec.objectives],
+               "space": {k: {f: (list(v) if isinstance(v, tuple) else v) for f, v in vars(p).items()}
+                         for k, p in spec.search_space.items()}}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def worker_id() -> str:
@@ -131,8 +174,9 @@ def fail_dead_local_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = str(trial.user_attrs.get("worker", ""))
         worker_host, _, pid = worker.rpartition(":")
-        if worker_host == host and pid.isdigit() and not _alive(int(pid)):
+        if worker_host == host and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
             study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+            close_child_run(study, trial)
             reaped.append(trial)
     return reaped
 

@@ -7,6 +7,8 @@ import platform
 import socket
 import subprocess
 
+import torch
+
 from zoo.paths import PROJECT_ROOT
 
 PACKAGES = ("torch", "lightning", "mlflow", "optuna", "datasets", "tokenizers", "hydra-core", "zoo")
@@ -45,6 +47,7 @@ def run_tags(seed: int, data_fingerprints: dict[str, str], extra: dict[str, str]
         "git.commit": sha,
         "git.dirty": str(dirty).lower(),
         "seed": str(seed),
+        "torch.threads": str(torch.get_num_threads()),  # CPU results can differ across thread counts
         "host": socket.gethostname(),
         "platform": platform.platform(),
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import lightning as L
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig
@@ -62,7 +63,11 @@ def build_callbacks(cfg: DictConfig) -> list[Callback]:
 
 
 def build_trainer(cfg: DictConfig, logger: Any, callbacks: list[Callback]) -> L.Trainer:
-    return instantiate(cfg.trainer, logger=logger, callbacks=callbacks)
+    try:
+        return instantiate(cfg.trainer, logger=logger, callbacks=callbacks)
+    except InstantiationException as err:  # e.g. trainer=gpu without a GPU, a bad precision
+        cause = err.__cause__ or err
+        raise ConfigError(f"the trainer config is invalid: {str(cause).strip().splitlines()[0]}") from None
 
 
 def run_name(spec: LSTMSpec) -> str:

@@ -28,6 +28,7 @@ from zoo.training.summary import TrainResult
 
 warnings.filterwarnings("ignore", message=".*does not have many workers.*")
 warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")  # inside Lightning 2.6
 
 
 def _log_run_inputs(logger: MLFlowLogger, cfg: DictConfig, num_parameters: int, sizes: dict) -> None:
