@@ -22,3 +22,19 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(2)
 
     return wrapper
+
+
+def key_values(argv: list[str], allowed: dict[str, str], required: tuple[str, ...] = ()) -> dict[str, str]:
+    """Parse `key=value` arguments (values kept as plain strings) against `allowed`
+    ({key: help}); unknown or missing keys are a ZooError listing the options."""
+    values: dict[str, str] = {}
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if not sep or key not in allowed:
+            options = "; ".join(f"{k}=<{v}>" for k, v in allowed.items())
+            raise ZooError(f"unexpected argument {arg!r}; options: {options}")
+        values[key] = value
+    missing = [k for k in required if k not in values]
+    if missing:
+        raise ZooError(f"missing {', '.join(f'{k}=<{allowed[k]}>' for k in missing)}")
+    return values

@@ -1,0 +1,32 @@
+"""`python -m zoo.register run_id=<id> [alias=challenger] [promote=true]` (`make register`).
+
+Registers a finished training run as `<dataset>-<task>` (a pyfunc taking raw text), sets
+the alias, and with promote=true makes it champion if it beats the current champion."""
+
+from __future__ import annotations
+
+import sys
+
+import zoo.config  # noqa: F401 - registers the ${zoo_root:} resolver
+from zoo.cli import friendly_errors, key_values
+from zoo.tracking.loading import default_tracking_uri
+from zoo.tracking.registry import promote, register_run
+
+OPTIONS = {"run_id": "MLflow run id", "alias": "alias, default challenger", "promote": "true|false, default true",
+           "tracking_uri": "MLflow store, default as zoo.train"}
+
+
+@friendly_errors
+def main(argv: list[str] | None = None) -> int:
+    args = key_values(list(sys.argv[1:] if argv is None else argv), OPTIONS, required=("run_id",))
+    uri = args.get("tracking_uri") or default_tracking_uri()
+    registered = register_run(args["run_id"], uri, alias=args.get("alias", "challenger"))
+    state = "registered" if registered.created else "already registered as"
+    print(f"{state} {registered.name} v{registered.version} (models:/{registered.name}/{registered.version})")
+    if args.get("promote", "true").lower() == "true":
+        print(promote(registered.name, registered.version, uri))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

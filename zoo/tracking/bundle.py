@@ -1,0 +1,63 @@
+"""The model bundle a registered model carries: network weights, sizes, tokenizer.
+
+One `torch.save` file holding only tensors, numbers, strings, lists and dicts, so it loads
+with `torch.load(weights_only=True)`: serving never unpickles an arbitrary object.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from tokenizers import Tokenizer
+
+from zoo.errors import ZooError
+from zoo.models import LanguageModelNetwork, LSTMSpec, SequenceClassifier
+
+FORMAT = "lstm-zoo/1"
+
+
+def bundle_from_checkpoint(checkpoint_path: str | Path, max_length: int | None) -> dict[str, Any]:
+    """Slim a Lightning checkpoint of a zoo task down to what inference needs."""
+    checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+    hparams = dict(checkpoint["hyper_parameters"])
+    state = {k.removeprefix("network."): v for k, v in checkpoint["state_dict"].items() if k.startswith("network.")}
+    return {
+        "format": FORMAT,
+        "task": "classifier" if "num_classes" in hparams else "language_model",
+        "hparams": {k: v for k, v in hparams.items() if k != "monitor"},
+        "state_dict": state,
+        "tokenizer_json": checkpoint["tokenizer_json"],
+        "max_length": max_length,
+    }
+
+
+def load_bundle(path: str | Path) -> dict[str, Any]:
+    """Read a bundle; a missing or foreign file is a clear error, not a pickle traceback."""
+    path = Path(path)
+    if not path.is_file():
+        raise ZooError(f"model bundle not found at {path}: the registry entry's artifacts are missing; "
+                       "re-register the run (python -m zoo.register run_id=...)")
+    try:
+        bundle = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - corrupt file or one holding arbitrary objects
+        raise ZooError(
+            f"{path} is not a readable lstm-zoo bundle ({type(err).__name__}); re-register the run"
+        ) from None
+    if not isinstance(bundle, dict) or bundle.get("format") != FORMAT:
+        raise ZooError(f"{path} is not an lstm-zoo bundle (format {FORMAT} expected)")
+    return bundle
+
+
+def build_network(bundle: dict[str, Any]) -> tuple[torch.nn.Module, Tokenizer]:
+    """The eval-mode network and tokenizer described by a bundle."""
+    hp = bundle["hparams"]
+    spec = LSTMSpec.from_config(hp["model"])
+    network: torch.nn.Module
+    if bundle["task"] == "classifier":
+        network = SequenceClassifier(spec, hp["vocab_size"], hp["num_classes"], hp["pad_id"], hp.get("pooling", "last"))
+    else:
+        network = LanguageModelNetwork(spec, hp["vocab_size"], hp.get("tie_weights", False))
+    network.load_state_dict(bundle["state_dict"])
+    return network.eval(), Tokenizer.from_str(bundle["tokenizer_json"])

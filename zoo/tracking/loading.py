@@ -1,0 +1,39 @@
+"""Resolve and load registered models by URI, with errors that say what does exist."""
+
+from __future__ import annotations
+
+import re
+
+import mlflow
+from mlflow.exceptions import MlflowException
+
+from zoo.errors import ZooError
+from zoo.tracking.registry import resolve_version
+
+URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[\w-]+)|/(?P<version>\d+))$")
+
+
+def default_tracking_uri() -> str:
+    """The store `zoo.train` writes to: MLFLOW_TRACKING_URI or the embedded mlflow.db."""
+    from zoo.config import compose_config
+
+    return str(compose_config([]).logger.tracking_uri)
+
+
+def load_registered(uri: str, tracking_uri: str | None = None) -> mlflow.pyfunc.PyFuncModel:
+    """Load `models:/<name>@<alias>` or `models:/<name>/<version>` as a pyfunc."""
+    match = URI.match(uri)
+    if not match:
+        raise ZooError(f"model={uri!r} must look like models:/<name>@<alias> or models:/<name>/<version>, "
+                       "e.g. models:/sst2-sentiment@champion")
+    tracking_uri = tracking_uri or default_tracking_uri()
+    mlflow.set_tracking_uri(tracking_uri)
+    client = mlflow.MlflowClient(tracking_uri)
+    resolve_version(client, match["name"], match["alias"] or match["version"])
+    try:
+        return mlflow.pyfunc.load_model(uri)
+    except ZooError:
+        raise
+    except (MlflowException, OSError) as err:
+        raise ZooError(f"{uri} is registered but its artifacts cannot be loaded: {str(err).splitlines()[0]}; "
+                       "re-register its run (python -m zoo.register run_id=...)") from None

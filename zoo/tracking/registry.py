@@ -1,0 +1,173 @@
+"""The model zoo is the MLflow Model Registry: register a training run as a pyfunc that
+takes raw text, tag it for reproduction, and promote it to `champion` only on merit."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from importlib.metadata import version as package_version
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import torch
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.types import ColSpec, DataType, Schema
+
+from zoo.errors import ZooError
+from zoo.tracking.bundle import bundle_from_checkpoint
+from zoo.tracking.pyfunc import GENERATION_PARAMS, ZooTextModel
+
+PYFUNC_CODE = Path(__file__).with_name("pyfunc_code.py")
+CHECKPOINT = "checkpoints/best.ckpt"
+# the test metric that decides promotion, and whether higher is better
+PRIMARY = {"classifier": ("test/acc", True), "language_model": ("test/loss", False)}
+EXAMPLES = {"classifier": "a gripping, beautifully acted film", "language_model": "ROMEO:"}
+
+
+@dataclass
+class Registered:
+    name: str
+    version: str
+    created: bool
+
+
+def model_name(run: mlflow.entities.Run) -> str:
+    """`<dataset>-<task>`, e.g. sst2-sentiment: one registered model per dataset and task."""
+    params = run.data.params
+    return f"{params['data.name']}-{params['task.name']}"
+
+
+def _get_run(client: mlflow.MlflowClient, run_id: str) -> mlflow.entities.Run:
+    try:
+        run = client.get_run(run_id)
+    except MlflowException:
+        raise ZooError(f"no MLflow run {run_id!r} in {client.tracking_uri}") from None
+    if run.info.status != "FINISHED":
+        raise ZooError(f"run {run_id} is {run.info.status}; only finished runs can be registered")
+    if "data.name" not in run.data.params:
+        raise ZooError(f"run {run_id} is not an lstm-zoo training run (no data.name param)")
+    return run
+
+
+def _example_output(bundle_path: Path, task: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    model = ZooTextModel()
+    model.load_context(type("Context", (), {"artifacts": {"bundle": str(bundle_path)}})())
+    example = pd.DataFrame({"text": [EXAMPLES[task]]})
+    params = {**GENERATION_PARAMS, "max_new_tokens": 20} if task == "language_model" else None
+    return example, model.predict(None, example, params)
+
+
+def _signature(example: pd.DataFrame, output: pd.DataFrame, params: dict | None) -> ModelSignature:
+    """Inputs: one unnamed string column, so a DataFrame with `text` and a plain list of
+    strings both pass MLflow's schema check; outputs and params as inferred."""
+    inferred = infer_signature(example, output, params=params)
+    return ModelSignature(inputs=Schema([ColSpec(DataType.string)]), outputs=inferred.outputs,
+                          params=inferred.params)
+
+
+def _tags(run: mlflow.entities.Run, task: str, sweep_run_id: str | None) -> dict[str, str]:
+    p, m, t = run.data.params, run.data.metrics, run.data.tags
+    tags = {
+        "task_kind": task, "variant": ("bi" if p.get("model.bidirectional") == "True" else "") + p["model.variant"],
+        "depth": p["model.num_layers"], "width": p["model.hidden_size"],
+        "embedding_dim": p["model.embedding_dim"], "params": str(int(m.get("model/params", 0))),
+        "seed": p.get("seed", ""), "run_id": run.info.run_id, "git_commit": t.get("git.commit", "unknown"),
+        "experiment_id": run.info.experiment_id,
+    }
+    tags.update({k.replace("/", "_"): f"{v:.6g}" for k, v in m.items() if k.startswith("test/")})
+    tags.update({k: v for k, v in t.items() if k.startswith("data.sha256.")})
+    parent = sweep_run_id or t.get("mlflow.parentRunId")
+    if parent:
+        tags["sweep_run_id"] = parent
+    return tags
+
+
+def register_run(run_id: str, tracking_uri: str, alias: str | None = "challenger",
+                 sweep_run_id: str | None = None) -> Registered:
+    """Register run `run_id` (once: a second call returns the existing version)."""
+    mlflow.set_tracking_uri(tracking_uri)
+    client = mlflow.MlflowClient(tracking_uri)
+    run = _get_run(client, run_id)
+    name = model_name(run)
+    for existing in client.search_model_versions(f"name='{name}' and run_id='{run_id}'"):
+        if alias:
+            client.set_registered_model_alias(name, alias, existing.version)
+        return Registered(name, str(existing.version), created=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            checkpoint = client.download_artifacts(run_id, CHECKPOINT, tmp)
+        except (MlflowException, OSError):
+            raise ZooError(f"run {run_id} has no {CHECKPOINT} artifact to register") from None
+        max_length = run.data.params.get("data.max_length")
+        bundle = bundle_from_checkpoint(checkpoint, int(max_length) if max_length not in (None, "None") else None)
+        bundle_path = Path(tmp) / "bundle.pt"
+        torch.save(bundle, bundle_path)
+        example, output = _example_output(bundle_path, bundle["task"])
+        params = GENERATION_PARAMS if bundle["task"] == "language_model" else None
+        with mlflow.start_run(run_id=run_id):
+            info = mlflow.pyfunc.log_model(
+                name="model", python_model=str(PYFUNC_CODE), artifacts={"bundle": str(bundle_path)},
+                signature=_signature(example, output, params), input_example=example,
+                pip_requirements=[f"{pkg}=={package_version(pkg)}" for pkg in
+                                  ("mlflow", "tokenizers", "pandas")] + [f"torch=={torch.__version__.split('+')[0]}"],
+            )
+    tags = _tags(run, bundle["task"], sweep_run_id)
+    registered = mlflow.register_model(info.model_uri, name, tags=tags)
+    metrics = ", ".join(f"{k} {v}" for k, v in tags.items() if k.startswith("test_"))
+    description = (f"{tags['variant']} depth {tags['depth']} width {tags['width']}, "
+                   f"{int(tags['params']):,} parameters; {metrics}; run {run_id}")
+    client.update_model_version(name, registered.version, description=description)
+    if alias:
+        client.set_registered_model_alias(name, alias, registered.version)
+    return Registered(name, str(registered.version), created=True)
+
+
+def describe_available(client: mlflow.MlflowClient, name: str | None = None) -> str:
+    """What exists in the registry, for error messages."""
+    if name is None:
+        names = sorted(m.name for m in client.search_registered_models())
+        return f"registered models: {', '.join(names) or 'none yet (make zoo, or python -m zoo.register)'}"
+    versions = sorted(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version))
+    aliases = client.get_registered_model(name).aliases
+    return (f"{name} has versions {[v.version for v in versions]} and aliases "
+            f"{ {a: v for a, v in sorted(aliases.items())} or 'none'}")
+
+
+def resolve_version(client: mlflow.MlflowClient, name: str, ref: str) -> ModelVersion:
+    """A version by number or alias, or a ZooError listing what exists."""
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        raise ZooError(f"no registered model {name!r}; {describe_available(client)}") from None
+    ref = str(ref)
+    try:
+        return client.get_model_version(name, ref) if ref.isdigit() else client.get_model_version_by_alias(name, ref)
+    except MlflowException:
+        raise ZooError(f"{name} has no version or alias {ref!r}; {describe_available(client, name)}") from None
+
+
+def promote(name: str, ref: str, tracking_uri: str) -> str:
+    """Make version `ref` the champion if it beats the current one on the test metric."""
+    client = mlflow.MlflowClient(tracking_uri)
+    candidate = resolve_version(client, name, ref)
+    metric, higher = PRIMARY[candidate.tags.get("task_kind", "classifier")]
+    key = metric.replace("/", "_")
+    value = float(candidate.tags[key])
+    try:
+        champion = client.get_model_version_by_alias(name, "champion")
+    except MlflowException:
+        champion = None
+    if champion is not None and str(champion.version) == str(candidate.version):
+        return f"{name} v{candidate.version} is already the champion ({metric} {value:.4f})"
+    if champion is not None:
+        best = float(champion.tags[key])
+        if (value <= best) if higher else (value >= best):
+            return (f"kept champion {name} v{champion.version} ({metric} {best:.4f}); "
+                    f"v{candidate.version} has {metric} {value:.4f}")
+    client.set_registered_model_alias(name, "champion", candidate.version)
+    before = (f" over v{champion.version} ({metric} {float(champion.tags[key]):.4f})" if champion
+              else " (no champion before)")
+    return f"promoted {name} v{candidate.version} to champion: {metric} {value:.4f}{before}"
