@@ -1,0 +1,142 @@
+"""The model zoo: register once, promote on merit, load raw-text models, refuse bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+import torch
+
+from zoo.errors import ZooError
+from zoo.paths import PROJECT_ROOT
+from zoo.tracking.bundle import FORMAT, load_bundle
+from zoo.tracking.loading import load_registered
+from zoo.tracking.registry import promote, register_run
+from zoo.training.pipeline import run_training
+
+SMALL = ("debug=smoke", "model.hidden_size=16", "model.embedding_dim=8")
+
+
+@pytest.fixture(scope="module")
+def sentiment_runs(base_overrides):
+    """Two finished SST-2 runs (different seeds, so different test accuracy)."""
+    from zoo.config import compose_config
+
+    return [run_training(compose_config([*base_overrides, "task=sentiment", *SMALL, f"seed={s}"]))
+            for s in (0, 1)]
+
+
+@pytest.fixture(scope="module")
+def registered(sentiment_runs, tracking_uri):
+    return register_run(sentiment_runs[0].run_id, tracking_uri)
+
+
+def test_register_once_with_tags_and_alias(sentiment_runs, registered, tracking_uri, mlflow_client) -> None:
+    assert registered.name == "sst2-sentiment" and registered.created
+    again = register_run(sentiment_runs[0].run_id, tracking_uri)
+    assert (again.version, again.created) == (registered.version, False)
+    versions = mlflow_client.search_model_versions(f"name='sst2-sentiment' and run_id='{sentiment_runs[0].run_id}'")
+    assert len(versions) == 1
+    version = mlflow_client.get_model_version("sst2-sentiment", registered.version)
+    for key in ("variant", "depth", "width", "params", "test_acc", "run_id", "git_commit", "seed",
+                "data.sha256.train.tsv"):
+        assert version.tags.get(key), key
+    assert version.tags["width"] == "16" and "test_acc" in version.description
+    assert str(mlflow_client.get_model_version_by_alias("sst2-sentiment", "challenger").version) == registered.version
+
+
+def test_promotion_goes_to_the_better_test_metric(sentiment_runs, registered, tracking_uri, mlflow_client) -> None:
+    second = register_run(sentiment_runs[1].run_id, tracking_uri)
+    first_message = promote(registered.name, registered.version, tracking_uri)
+    second_message = promote(second.name, second.version, tracking_uri)
+    accs = {v: float(mlflow_client.get_model_version("sst2-sentiment", v).tags["test_acc"])
+            for v in (registered.version, second.version)}
+    champion = mlflow_client.get_model_version_by_alias("sst2-sentiment", "champion").version
+    assert accs[str(champion)] == max(accs.values())
+    assert "promoted" in first_message or "already" in first_message
+    assert ("promoted" in second_message) == (accs[second.version] > accs[registered.version])
+    assert "test/acc" in second_message
+
+
+def test_registered_model_takes_raw_text(registered, tracking_uri) -> None:
+    model = load_registered(f"models:/{registered.name}/{registered.version}", tracking_uri)
+    texts = ["a gripping film", "a dull , lifeless mess"]
+    frame = model.predict(pd.DataFrame({"text": texts}))
+    assert list(frame.columns) == ["label", "label_name", "probabilities"]
+    assert set(frame["label_name"]) <= {"negative", "positive"}
+    assert all(abs(sum(p) - 1) < 1e-4 for p in frame["probabilities"])
+    pd.testing.assert_frame_equal(model.predict(texts), frame)  # a plain list works too
+    with pytest.raises(Exception, match="input is empty|missing inputs"):
+        model.predict([])
+    with pytest.raises(Exception, match="not strings|string"):
+        model.predict(pd.DataFrame({"text": [3]}))
+
+
+def test_unknown_names_aliases_and_versions_say_what_exists(registered, tracking_uri) -> None:
+    with pytest.raises(ZooError, match="no registered model 'imdb-sentiment'; registered models: .*sst2-sentiment"):
+        load_registered("models:/imdb-sentiment@champion", tracking_uri)
+    with pytest.raises(ZooError, match=r"no version or alias 'gold'.*versions \[.*aliases"):
+        load_registered("models:/sst2-sentiment@gold", tracking_uri)
+    with pytest.raises(ZooError, match="no version or alias '99'"):
+        load_registered("models:/sst2-sentiment/99", tracking_uri)
+    with pytest.raises(ZooError, match="must look like models:/<name>@<alias>"):
+        load_registered("sst2-sentiment", tracking_uri)
+
+
+def test_bundles_load_weights_only(tmp_path: Path) -> None:
+    class Payload:
+        def __reduce__(self):  # would run a command if unpickled
+            return (print, ("unpickled!",))
+
+    hostile = tmp_path / "bundle.pt"
+    torch.save({"format": FORMAT, "payload": Payload()}, hostile)
+    with pytest.raises(ZooError, match="not a readable lstm-zoo bundle"):
+        load_bundle(hostile)
+    with pytest.raises(ZooError, match="artifacts are missing"):
+        load_bundle(tmp_path / "gone.pt")
+
+
+def test_missing_artifacts_fail_with_a_message(sentiment_runs, base_overrides, tracking_uri, mlflow_client) -> None:
+    from zoo.config import compose_config
+
+    run = run_training(compose_config([*base_overrides, "task=classification", *SMALL]))
+    entry = register_run(run.run_id, tracking_uri, alias=None)
+    source = mlflow_client.get_model_version(entry.name, entry.version).source
+    local = Path(mlflow.artifacts.download_artifacts(source))  # local store: the files themselves
+    for bundle in local.rglob("bundle.pt"):
+        bundle.unlink()
+    with pytest.raises(ZooError, match="cannot be loaded|artifacts are missing"):
+        load_registered(f"models:/{entry.name}/{entry.version}", tracking_uri).predict(["what is it ?"])
+
+
+def test_language_model_generates_with_params(base_overrides, tracking_uri) -> None:
+    from zoo.config import compose_config
+
+    run = run_training(compose_config([*base_overrides, "task=generation", "model.num_layers=1", *SMALL]))
+    entry = register_run(run.run_id, tracking_uri)
+    model = load_registered(f"models:/{entry.name}@challenger", tracking_uri)
+    params = {"max_new_tokens": 25, "temperature": 0.8, "top_k": 5, "seed": 7}
+    first = model.predict(["ROMEO:"], params=params)
+    assert len(first["generated"][0]) == 25
+    assert first.equals(model.predict(pd.DataFrame({"text": ["ROMEO:"]}), params=params))
+
+
+def test_predict_cli_writes_json_lines(registered, tracking_uri) -> None:
+    command = [sys.executable, "-m", "zoo.predict", f"model=models:/{registered.name}/{registered.version}",
+               f"tracking_uri={tracking_uri}"]
+    one = subprocess.run([*command, "text=a gripping film"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert one.returncode == 0, one.stderr[-1500:]
+    many = subprocess.run([*command, "file=-"], input="a gripping film\n\nflat and dull\n", cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=120)
+    records = [json.loads(line) for line in many.stdout.splitlines()]
+    assert [r["text"] for r in records] == ["a gripping film", "flat and dull"]
+    assert records[0] == json.loads(one.stdout.splitlines()[0])
+    empty = subprocess.run([*command, "file=-"], input="\n", cwd=PROJECT_ROOT, capture_output=True, text=True,
+                           timeout=120)
+    assert empty.returncode == 2 and "error: no text to predict" in empty.stderr
