@@ -23,7 +23,12 @@ PORT ?= 5000
 # Hydra overrides built from the make variables that are set.
 OVERRIDES := $(if $(TASK),task=$(TASK)) $(if $(DATA),data=$(DATA)) $(if $(MODEL),model=$(MODEL)) $(ARGS)
 
-.PHONY: help install test test-slow lint data train sweep bench ui clean
+RUN_ID ?=
+NAME ?=
+VERSION ?= challenger
+SERVE_PORT ?= 5001
+
+.PHONY: help install test test-slow lint data train sweep register promote serve bench ui clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -52,6 +57,16 @@ train: data ## train a recipe: make train TASK=sentiment MODEL=bilstm DATA=sst2 
 
 sweep: data ## Optuna sweep (resumes on rerun): make sweep SWEEP=sentiment_sst2 N_TRIALS=12 WORKERS=2 ARGS="pruner=none"
 	$(PY) -m zoo.sweep sweep=$(SWEEP) $(if $(N_TRIALS),n_trials=$(N_TRIALS)) $(if $(WORKERS),workers=$(WORKERS)) $(ARGS)
+
+register: ## register a finished run in the zoo and promote it on merit: make register RUN_ID=<mlflow run id>
+	$(PY) -m zoo.register run_id=$(RUN_ID)
+
+promote: ## make a version champion if it beats the current one: make promote NAME=sst2-sentiment VERSION=3
+	$(PY) -m zoo.promote model=$(NAME) version=$(VERSION)
+
+serve: ## REST server for a registered model: make serve MODEL=models:/sst2-sentiment@champion
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" MLFLOW_TRACKING_URI="$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}" \
+	  $(VENV)/bin/mlflow models serve -m "$(MODEL)" --env-manager local -h $(HOST) -p $(SERVE_PORT)
 
 bench: data ## throughput: zoo step vs plain PyTorch loop, bucketing+packing vs naive padding
 	$(PY) -m zoo.bench $(ARGS)

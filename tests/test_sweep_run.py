@@ -68,6 +68,11 @@ def test_sweep_tracks_a_parent_with_children_plots_and_resumes(base_overrides, s
     assert len(children) == 3
     assert {c.data.tags["optuna.state"] for c in children} == {"COMPLETE"}
     assert all("val/acc" in c.data.metrics and c.data.params["model.hidden_size"] for c in children)
+    registered = parent.data.tags["sweep.registered"]  # the best trial is the challenger
+    name = registered.split("/")[1]
+    challenger = mlflow_client.get_model_version_by_alias(name, "challenger")
+    best = max(study.get_trials(states=(TrialState.COMPLETE,)), key=lambda t: t.value)
+    assert challenger.run_id == best.user_attrs["mlflow_run_id"]
 
     spec.n_trials = 5  # the same command with a larger budget resumes the same study and parent
     again = run_sweep(spec, [])

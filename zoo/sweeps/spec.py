@@ -68,6 +68,7 @@ class SweepSpec:
     storage: str | None = None
     description: str = ""
     enqueue: list[dict[str, Any]] = field(default_factory=list)
+    register: bool = True  # register the best trial as `challenger`, promote it if it beats the champion
 
     @property
     def multi_objective(self) -> bool:
@@ -195,6 +196,7 @@ def parse_sweep_spec(name: str, cfg: DictConfig) -> SweepSpec:
         storage=raw.get("storage"),
         description=str(raw.get("description", "")),
         enqueue=[dict(e) for e in raw.get("enqueue") or []],
+        register=bool(raw.get("register", True)),
     )
     for i, trial in enumerate(spec.enqueue):
         unknown = sorted(set(trial) - set(space))

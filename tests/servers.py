@@ -1,0 +1,55 @@
+"""Start a local server for a test (MLflow tracking server, `mlflow models serve`) on a free
+loopback port, wait until it answers, and stop it afterwards."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def unavailable(reason: str) -> None:
+    """Skip with the reason; with ZOO_REQUIRE_SERVERS=1 (CI) fail instead."""
+    if os.environ.get("ZOO_REQUIRE_SERVERS") == "1":
+        pytest.fail(reason + " (ZOO_REQUIRE_SERVERS=1: CI must run this test)")
+    pytest.skip(reason)
+
+
+@contextmanager
+def running(command: list[str], url: str, env: dict[str, str] | None = None, timeout: float = 90) -> Iterator[None]:
+    """Run `command` until `url` answers 200, yield, then terminate it."""
+    process = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + timeout
+    try:
+        while True:
+            if process.poll() is not None:
+                unavailable(f"{command[:3]} exited with {process.returncode}: {process.stdout.read()[-1500:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                unavailable(f"{command[:3]} did not answer at {url} within {timeout} s")
+            time.sleep(0.5)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -1,0 +1,61 @@
+"""Against real servers on loopback: an MLflow tracking server, and `mlflow models serve`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.request
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from servers import free_port, running
+
+from zoo.config import compose_config
+from zoo.predict import predict_records
+from zoo.tracking.loading import load_registered
+from zoo.tracking.registry import register_run
+from zoo.training.pipeline import run_training
+
+MLFLOW = str(Path(sys.executable).with_name("mlflow"))
+SMALL = ("debug=smoke", "model.hidden_size=16", "model.embedding_dim=8")
+
+
+def test_train_register_and_load_through_a_tracking_server(base_overrides, tmp_path: Path) -> None:
+    port = free_port()
+    uri = f"http://127.0.0.1:{port}"
+    command = [MLFLOW, "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+               "--backend-store-uri", f"sqlite:///{tmp_path}/server.db",
+               "--artifacts-destination", str(tmp_path / "artifacts")]
+    with running(command, f"{uri}/health"):
+        run = run_training(compose_config([*base_overrides, "task=sentiment", *SMALL, f"logger.tracking_uri={uri}"]))
+        client = mlflow.MlflowClient(uri)
+        assert client.get_run(run.run_id).info.status == "FINISHED"
+        assert {a.path for a in client.list_artifacts(run.run_id)} >= {"config.yaml", "checkpoints"}
+        entry = register_run(run.run_id, uri)
+        model = load_registered(f"models:/{entry.name}@challenger", uri)
+        assert list(model.predict(["a gripping film"]).columns) == ["label", "label_name", "probabilities"]
+    assert any((tmp_path / "artifacts").rglob("bundle.pt"))  # artifacts went through the server
+
+
+def test_served_model_answers_like_zoo_predict(base_overrides, tracking_uri, tmp_path: Path) -> None:
+    run = run_training(compose_config([*base_overrides, "task=sentiment", *SMALL, "seed=3"]))
+    entry = register_run(run.run_id, tracking_uri, alias="serving")
+    model_uri = f"models:/{entry.name}@serving"
+    texts = ["a gripping film", "flat , dull and far too long"]
+    expected = predict_records(load_registered(model_uri, tracking_uri), texts)
+    port = free_port()
+    command = [MLFLOW, "models", "serve", "-m", model_uri, "--env-manager", "local", "-h", "127.0.0.1",
+               "-p", str(port)]
+    env = {"MLFLOW_TRACKING_URI": tracking_uri,  # the scoring server is `uvicorn` from this venv
+           "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    with running(command, f"http://127.0.0.1:{port}/ping", env=env):
+        for payload in ({"dataframe_split": pd.DataFrame({"text": texts}).to_dict(orient="split")},
+                        {"inputs": texts}):
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations",
+                                             data=json.dumps(payload).encode(),
+                                             headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=60) as response:
+                answer = json.loads(response.read())["predictions"]
+            assert [{"text": t, **row} for t, row in zip(texts, answer, strict=True)] == expected
