@@ -28,7 +28,7 @@ NAME ?=
 VERSION ?= challenger
 SERVE_PORT ?= 5001
 
-.PHONY: help install test test-slow lint data train sweep register promote serve bench ui clean
+.PHONY: help install test test-slow lint data train sweep register promote serve zoo reproduce bench ui clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -67,6 +67,12 @@ promote: ## make a version champion if it beats the current one: make promote NA
 serve: ## REST server for a registered model: make serve MODEL=models:/sst2-sentiment@champion
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" MLFLOW_TRACKING_URI="$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}" \
 	  $(VENV)/bin/mlflow models serve -m "$(MODEL)" --env-manager local -h $(HOST) -p $(SERVE_PORT)
+
+zoo: data ## train every conf/experiment recipe, register each, write ZOO.md + docs/zoo.png (about 25 min)
+	$(PY) -m zoo.model_zoo $(ARGS)
+
+reproduce: data ## retrain a registered model from its logged config and compare: make reproduce MODEL=models:/sst2-sentiment/1
+	$(PY) -m zoo.reproduce model=$(MODEL) $(ARGS)
 
 bench: data ## throughput: zoo step vs plain PyTorch loop, bucketing+packing vs naive padding
 	$(PY) -m zoo.bench $(ARGS)

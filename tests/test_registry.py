@@ -140,3 +140,32 @@ def test_predict_cli_writes_json_lines(registered, tracking_uri) -> None:
     empty = subprocess.run([*command, "file=-"], input="\n", cwd=PROJECT_ROOT, capture_output=True, text=True,
                            timeout=120)
     assert empty.returncode == 2 and "error: no text to predict" in empty.stderr
+
+
+@pytest.fixture
+def this_machine(shared_data: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reproduction uses this machine's paths (ZOO_DATA_DIR etc.), not the logged ones."""
+    monkeypatch.setenv("ZOO_DATA_DIR", str(shared_data))
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(workdir / "cache"))
+
+
+def test_reproduce_gives_the_same_test_metric(registered, tracking_uri, this_machine) -> None:
+    from zoo.tracking.reproduction import reproduce
+
+    outcome = reproduce(f"models:/{registered.name}/{registered.version}", tracking_uri)
+    assert outcome.metric == "test/acc"
+    assert f"{outcome.difference:.4f}" in ("0.0000", "-0.0000")
+
+
+def test_reproduce_refuses_when_the_data_changed(registered, tracking_uri, mlflow_client, this_machine) -> None:
+    from zoo.tracking.reproduction import reproduce
+
+    run_id = mlflow_client.get_model_version(registered.name, registered.version).run_id
+    mlflow_client.set_tag(run_id, "data.sha256.dev.tsv", "0" * 64)  # as if dev.tsv had been edited since
+    try:
+        with pytest.raises(ZooError, match=r"the data changed since run .*dev.tsv: trained on 000000000000"):
+            reproduce(f"models:/{registered.name}/{registered.version}", tracking_uri)
+    finally:
+        mlflow_client.set_tag(run_id, "data.sha256.dev.tsv",
+                              mlflow_client.get_model_version(registered.name, registered.version).tags[
+                                  "data.sha256.dev.tsv"])

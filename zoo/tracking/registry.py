@@ -78,7 +78,7 @@ def _tags(run: mlflow.entities.Run, task: str, sweep_run_id: str | None) -> dict
         "experiment_id": run.info.experiment_id,
     }
     tags.update({k.replace("/", "_"): f"{v:.6g}" for k, v in m.items() if k.startswith("test/")})
-    tags.update({k: v for k, v in t.items() if k.startswith("data.sha256.")})
+    tags.update({k: v for k, v in t.items() if k.startswith(("data.sha256.", "zoo."))})
     parent = sweep_run_id or t.get("mlflow.parentRunId")
     if parent:
         tags["sweep_run_id"] = parent

@@ -79,6 +79,7 @@ def run_training(
         if isinstance(checkpoint_cb, ModelCheckpoint) and checkpoint_cb.best_model_path:
             best_checkpoint = checkpoint_cb.best_model_path
             best_value = float(checkpoint_cb.best_model_score)
+            logger.log_metrics({"val/best": best_value})  # the monitored metric at the kept checkpoint
         metrics: dict[str, float] = {}
         if cfg.get("test", True):
             results = trainer.test(module, datamodule=datamodule, ckpt_path=best_checkpoint, verbose=False)

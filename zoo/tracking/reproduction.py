@@ -1,0 +1,71 @@
+"""Re-train a registered model from its logged config, seed and data, and compare."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+
+import mlflow
+from omegaconf import DictConfig, OmegaConf
+
+from zoo.config import compose_config
+from zoo.errors import ZooError
+from zoo.tracking.loading import URI
+from zoo.tracking.registry import PRIMARY, resolve_version
+from zoo.training.builders import build_datamodule
+from zoo.training.pipeline import run_training
+
+
+@dataclass
+class Reproduction:
+    model: str
+    metric: str
+    original: float
+    reproduced: float
+    run_id: str
+
+    @property
+    def difference(self) -> float:
+        return self.reproduced - self.original
+
+
+def logged_config(client: mlflow.MlflowClient, run_id: str, tracking_uri: str) -> DictConfig:
+    """The run's resolved config, with this machine's paths and tracking store."""
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            cfg = OmegaConf.load(client.download_artifacts(run_id, "config.yaml", tmp))
+        except (mlflow.exceptions.MlflowException, OSError):
+            raise ZooError(f"run {run_id} has no config.yaml artifact: it cannot be reproduced") from None
+    here = compose_config([])
+    cfg.paths = here.paths
+    cfg.logger.tracking_uri = tracking_uri
+    cfg.logger.artifact_root = here.logger.artifact_root
+    return cfg
+
+
+def check_data(cfg: DictConfig, run: mlflow.entities.Run) -> None:
+    """Refuse when any data file differs from the one the run was trained on."""
+    recorded = {k.removeprefix("data.sha256."): v for k, v in run.data.tags.items() if k.startswith("data.sha256.")}
+    current = build_datamodule(cfg).check_files()
+    changed = sorted(name for name, digest in recorded.items() if current.get(name) != digest)
+    if changed:
+        details = "; ".join(f"{n}: trained on {recorded[n][:12]}..., now {str(current.get(n, 'missing'))[:12]}..."
+                            for n in changed)
+        raise ZooError(f"the data changed since run {run.info.run_id} ({details}); refusing to reproduce")
+
+
+def reproduce(uri: str, tracking_uri: str) -> Reproduction:
+    match = URI.match(uri)
+    if not match:
+        raise ZooError(f"model={uri!r} must look like models:/<name>/<version> or models:/<name>@<alias>")
+    client = mlflow.MlflowClient(tracking_uri)
+    version = resolve_version(client, match["name"], match["version"] or match["alias"])
+    run = client.get_run(version.run_id)
+    cfg = logged_config(client, run.info.run_id, tracking_uri)
+    check_data(cfg, run)
+    cfg.logger.run_name = f"reproduce-{version.name}-v{version.version}"
+    metric = PRIMARY[version.tags.get("task_kind", "classifier")][0]
+    result = run_training(cfg, extra_tags={"zoo.reproduction_of": f"{version.name}/{version.version}",
+                                           "zoo.original_run": run.info.run_id})
+    return Reproduction(f"{version.name}/{version.version}", metric, run.data.metrics[metric],
+                        result.metrics[metric], result.run_id)
