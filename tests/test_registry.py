@@ -147,14 +147,19 @@ def this_machine(shared_data: Path, workdir: Path, monkeypatch: pytest.MonkeyPat
     """Reproduction uses this machine's paths (ZOO_DATA_DIR etc.), not the logged ones."""
     monkeypatch.setenv("ZOO_DATA_DIR", str(shared_data))
     monkeypatch.setenv("ZOO_CACHE_DIR", str(workdir / "cache"))
+    monkeypatch.setenv("ZOO_LOG_DIR", str(workdir / "reproduced"))
 
 
-def test_reproduce_gives_the_same_test_metric(registered, tracking_uri, this_machine) -> None:
+def test_reproduce_gives_the_same_test_metric(registered, tracking_uri, this_machine, workdir: Path) -> None:
     from zoo.tracking.reproduction import reproduce
 
     outcome = reproduce(f"models:/{registered.name}/{registered.version}", tracking_uri)
     assert outcome.metric == "test/acc"
     assert f"{outcome.difference:.4f}" in ("0.0000", "-0.0000")
+    params = mlflow.MlflowClient(tracking_uri).get_run(outcome.run_id).data.params
+    original = mlflow.MlflowClient(tracking_uri).get_run(outcome.original_run_id).data.params
+    for key in ("paths.output_dir", "callbacks.model_checkpoint.dirpath"):  # a fresh folder, not the original's
+        assert params[key].startswith(str(workdir / "reproduced")) and params[key] != original[key]
 
 
 def test_reproduce_refuses_when_the_data_changed(registered, tracking_uri, mlflow_client, this_machine) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import mlflow
 import pandas as pd
+import pytest
 from servers import free_port, running
 
 from zoo.config import compose_config
@@ -59,3 +61,11 @@ def test_served_model_answers_like_zoo_predict(base_overrides, tracking_uri, tmp
             with urllib.request.urlopen(request, timeout=60) as response:
                 answer = json.loads(response.read())["predictions"]
             assert [{"text": t, **row} for t, row in zip(texts, answer, strict=True)] == expected
+        empty = {"dataframe_split": {"columns": ["text"], "data": []}}
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=json.dumps(empty).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=60)
+        assert refused.value.code == 400  # the client's mistake, in our words, not a stack trace
+        body = json.loads(refused.value.read())
+        assert "input is empty" in body["message"] and "stack_trace" not in body

@@ -87,6 +87,22 @@ def test_sweep_tracks_a_parent_with_children_plots_and_resumes(base_overrides, s
         run_sweep(changed, [])
 
 
+def test_best_trial_without_a_checkpoint_is_retrained_to_register(base_overrides, storage, mlflow_client) -> None:
+    spec = _spec("nockpt", base_overrides, storage, n_trials=2, keep_checkpoints=False)
+    outcome = run_sweep(spec, [])
+    trials = _children(mlflow_client, outcome.parent_run_id)
+    retrained = [r for r in trials if "zoo.retrained_from_run" in r.data.tags]
+    assert len(trials) == 3 and len(retrained) == 1
+    assert not any(a.path == "checkpoints" for r in trials if r not in retrained
+                   for a in mlflow_client.list_artifacts(r.info.run_id))
+    study = optuna.load_study(study_name=spec.study_name, storage=storage)
+    best = study.best_trial
+    assert retrained[0].data.tags["zoo.retrained_from_run"] == best.user_attrs["mlflow_run_id"]
+    assert retrained[0].data.metrics["val/best"] == pytest.approx(best.value, abs=1e-6)  # same seed, same value
+    name = mlflow_client.get_run(outcome.parent_run_id).data.tags["sweep.registered"].split("/")[1]
+    assert mlflow_client.get_model_version_by_alias(name, "challenger").run_id == retrained[0].info.run_id
+
+
 def test_failed_trials_are_recorded_and_the_sweep_goes_on(base_overrides, storage, mlflow_client) -> None:
     space = {**SPACE, "model.output_dropout": {"type": "categorical", "choices": [0.1, 1.5]}}
     spec = _spec("fail", base_overrides, storage, search_space=space, n_trials=3, max_failures=10)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -58,6 +59,7 @@ class TrialObjective:
             f"task.monitor={objective.metric}",
             f"task.monitor_mode={'max' if objective.direction == 'maximize' else 'min'}",
             f"paths.output_dir={self.output_root}/trial-{trial.number:04d}",
+            *([] if self.spec.keep_checkpoints else ["logger.log_checkpoint=false"]),
         ]
 
     def __call__(self, trial: optuna.Trial) -> float | list[float]:
@@ -99,6 +101,26 @@ class TrialObjective:
         trial.set_user_attr("model/params", result.num_parameters)
         self._finish(trial, run_id, "COMPLETE", "FINISHED", counter, start)
         return values if self.spec.multi_objective else values[0]
+
+    def retrain(self, trial: optuna.trial.FrozenTrial) -> tuple[str, float | None]:
+        """Train a finished trial again with its logged overrides, this time keeping the
+        checkpoint (for sweeps with `keep_checkpoints: false`); returns the new run id and
+        its objective value, which equals the trial's on the same machine and seed."""
+        source = trial.user_attrs["mlflow_run_id"]
+        with tempfile.TemporaryDirectory() as tmp:
+            logged = Path(self.client.download_artifacts(source, "overrides.txt", tmp)).read_text().splitlines()
+        overrides = [o for o in logged if o and not o.startswith(("logger.log_checkpoint=", "paths.output_dir="))]
+        overrides.append(f"paths.output_dir={self.output_root}/trial-{trial.number:04d}-retrained")
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name=f"{self.spec.study_name}-trial-{trial.number}-retrained",
+            tags={"mlflow.parentRunId": self.parent_run_id, "optuna.study_name": self.spec.study_name,
+                  "optuna.trial_number": str(trial.number), "zoo.sweep": self.spec.name,
+                  "zoo.retrained_from_run": source},
+        )
+        self.client.log_text(run.info.run_id, "\n".join(overrides) + "\n", "overrides.txt")
+        result = run_training(compose_config(overrides), run_id=run.info.run_id)
+        return run.info.run_id, result.best_value
 
     def _values(self, result: Any) -> list[float]:
         if result.best_value is None:

@@ -25,7 +25,7 @@ from zoo.sweeps.report import log_report, ranked, top_table
 from zoo.sweeps.spec import SweepSpec, check_against_config
 from zoo.sweeps.study import counts, fail_dead_local_trials, load_study, masked, open_storage, storage_url
 from zoo.tracking import ensure_experiment
-from zoo.tracking.registry import promote, register_run
+from zoo.tracking.registry import has_checkpoint, promote, register_run
 
 PARENT_ATTR = "mlflow_parent_run_id"
 
@@ -123,12 +123,20 @@ def _spawn_workers(spec: SweepSpec, argv: list[str]) -> int:
 
 
 def _register_best(study: optuna.Study, spec: SweepSpec, client: mlflow.MlflowClient, tracking_uri: str,
-                   parent: str) -> None:
-    """The best trial becomes the `challenger` version, and champion only if it is better."""
+                   parent: str, objective: TrialObjective) -> None:
+    """The best trial becomes the `challenger` version, and champion only if it is better.
+    A trial whose checkpoint was not kept is retrained on its parameters first."""
     best = ranked(study, spec)
     if not best or "mlflow_run_id" not in best[0].user_attrs:
         return
-    entry = register_run(best[0].user_attrs["mlflow_run_id"], tracking_uri, alias="challenger", sweep_run_id=parent)
+    run_id = best[0].user_attrs["mlflow_run_id"]
+    if not has_checkpoint(client, run_id):
+        print(f"best trial {best[0].number} kept no checkpoint (keep_checkpoints: false): retraining it to "
+              "register it", flush=True)
+        run_id, value = objective.retrain(best[0])
+        print(f"retrained run {run_id}: {spec.objectives[0].metric} {value} (the trial had {best[0].value})",
+              flush=True)
+    entry = register_run(run_id, tracking_uri, alias="challenger", sweep_run_id=parent)
     client.set_tag(parent, "sweep.registered", f"models:/{entry.name}/{entry.version}")
     print(f"best trial {best[0].number} registered as {entry.name} v{entry.version} (challenger)", flush=True)
     print(promote(entry.name, entry.version, tracking_uri), flush=True)
@@ -180,7 +188,7 @@ def run_sweep(spec: SweepSpec, argv: list[str], role: str = "launcher", worker_i
         if role == "launcher":
             summary = log_report(client, parent, study, spec, masked(url), time.time() - start)
             if spec.register and not spec.multi_objective:
-                _register_best(study, spec, client, cfg.logger.tracking_uri, parent)
+                _register_best(study, spec, client, cfg.logger.tracking_uri, parent, objective)
             finished = not _budget_left(study, spec) and not study.get_trials(states=(TrialState.RUNNING,))
             client.set_terminated(parent, "FAILED" if stopped else "FINISHED" if finished else "KILLED")
             print("\nTop trials\n" + top_table(study, spec), flush=True)

@@ -69,6 +69,7 @@ class SweepSpec:
     description: str = ""
     enqueue: list[dict[str, Any]] = field(default_factory=list)
     register: bool = True  # register the best trial as `challenger`, promote it if it beats the champion
+    keep_checkpoints: bool = True  # false: trials upload no checkpoint; the best is retrained to register it
 
     @property
     def multi_objective(self) -> bool:
@@ -197,6 +198,7 @@ def parse_sweep_spec(name: str, cfg: DictConfig) -> SweepSpec:
         description=str(raw.get("description", "")),
         enqueue=[dict(e) for e in raw.get("enqueue") or []],
         register=bool(raw.get("register", True)),
+        keep_checkpoints=bool(raw.get("keep_checkpoints", True)),
     )
     for i, trial in enumerate(spec.enqueue):
         unknown = sorted(set(trial) - set(space))

@@ -40,7 +40,8 @@ def rows(tracking_uri: str, recipes: list[str]) -> list[Row]:
         versions = client.search_model_versions(f"tags.`zoo.recipe` = '{recipe}'")
         if not versions:
             continue
-        version = max(versions, key=lambda v: int(v.version))
+        newest = max(versions, key=lambda v: int(v.version))
+        version = client.get_model_version(newest.name, newest.version)  # search results carry no aliases
         run = client.get_run(version.run_id)
         p, m = run.data.params, run.data.metrics
         classifier = version.tags.get("task_kind") == "classifier"

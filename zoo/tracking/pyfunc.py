@@ -5,14 +5,24 @@ from __future__ import annotations
 
 from typing import Any
 
-import mlflow
 import pandas as pd
 import torch
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.pyfunc import PythonModel, PythonModelContext
 
 from zoo.errors import ZooError
 from zoo.tracking.bundle import build_network, load_bundle
 
 GENERATION_PARAMS: dict[str, Any] = {"max_new_tokens": 200, "temperature": 1.0, "top_k": 0, "seed": 0}
+
+
+class ModelInputError(MlflowException, ZooError):
+    """Bad input to a zoo model: our CLIs print it as one line, and `mlflow models serve`
+    answers HTTP 400 with this message instead of a stack trace."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, error_code=INVALID_PARAMETER_VALUE)
 
 
 def texts_from(model_input: Any) -> list[str]:
@@ -23,7 +33,7 @@ def texts_from(model_input: Any) -> list[str]:
         elif len(model_input.columns) == 1:  # a list of strings, after MLflow's schema step
             values = model_input.iloc[:, 0].tolist()
         else:
-            raise ZooError(f"input needs a 'text' column; got columns {list(model_input.columns)}")
+            raise ModelInputError(f"input needs a 'text' column; got columns {list(model_input.columns)}")
     elif isinstance(model_input, pd.Series):
         values = model_input.tolist()
     elif isinstance(model_input, str):
@@ -31,29 +41,32 @@ def texts_from(model_input: Any) -> list[str]:
     elif isinstance(model_input, list | tuple):
         values = list(model_input)
     else:
-        raise ZooError(
+        raise ModelInputError(
             f"input must be a DataFrame with a 'text' column or a list of strings, not {type(model_input).__name__}"
         )
     if not values:
-        raise ZooError("input is empty: give at least one text")
+        raise ModelInputError("input is empty: give at least one text")
     bad = [i for i, v in enumerate(values) if not isinstance(v, str)]
     if bad:
         kind = type(values[bad[0]]).__name__
-        raise ZooError(f"input rows {bad[:5]} are not strings (got {kind}); every text must be a string")
+        raise ModelInputError(f"input rows {bad[:5]} are not strings (got {kind}); every text must be a string")
     return values
 
 
-class ZooTextModel(mlflow.pyfunc.PythonModel):
+class ZooTextModel(PythonModel):
     """Tokenizer + LSTM network from a weights-only bundle (artifact `bundle`)."""
 
-    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+    def load_context(self, context: PythonModelContext) -> None:
         self.bundle = load_bundle(context.artifacts["bundle"])
         self.network, self.tokenizer = build_network(self.bundle)
         self.task = self.bundle["task"]
         self.class_names = list(self.bundle["hparams"].get("class_names") or [])
         self.max_length = self.bundle.get("max_length")
 
-    def predict(self, context, model_input, params=None):  # untyped: MLflow reads type hints as a schema
+    def predict(self, context: PythonModelContext, model_input: pd.DataFrame,
+                params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """`pd.DataFrame` is the one hint MLflow infers no schema from: the logged signature
+        (one string column) stays in charge, and a list of strings arrives as a frame."""
         texts = texts_from(model_input)
         if self.task == "classifier":
             return self.classify(texts)
@@ -79,12 +92,12 @@ class ZooTextModel(mlflow.pyfunc.PythonModel):
         max_new, temperature = int(params["max_new_tokens"]), float(params["temperature"])
         top_k = int(params["top_k"]) or None
         if max_new < 1 or temperature < 0:
-            raise ZooError("max_new_tokens must be >= 1 and temperature >= 0")
+            raise ModelInputError("max_new_tokens must be >= 1 and temperature >= 0")
         out = []
         for prompt in prompts:
             ids = self.tokenizer.encode(prompt).ids
             if not ids:
-                raise ZooError("a prompt must contain at least one character")
+                raise ModelInputError("a prompt must contain at least one character")
             generator = torch.Generator().manual_seed(int(params["seed"]))
             new = self.network.generate(ids, max_new, temperature, top_k, generator)
             out.append(self.tokenizer.decode(new))

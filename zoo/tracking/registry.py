@@ -85,6 +85,11 @@ def _tags(run: mlflow.entities.Run, task: str, sweep_run_id: str | None) -> dict
     return tags
 
 
+def has_checkpoint(client: mlflow.MlflowClient, run_id: str) -> bool:
+    """Whether the run uploaded the checkpoint a zoo model is built from."""
+    return any(a.path == CHECKPOINT for a in client.list_artifacts(run_id, CHECKPOINT.rsplit("/", 1)[0]))
+
+
 def register_run(run_id: str, tracking_uri: str, alias: str | None = "challenger",
                  sweep_run_id: str | None = None) -> Registered:
     """Register run `run_id` (once: a second call returns the existing version)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
+from typing import Any
 
 import mlflow
 from omegaconf import DictConfig, OmegaConf
@@ -23,23 +24,41 @@ class Reproduction:
     original: float
     reproduced: float
     run_id: str
+    original_run_id: str
 
     @property
     def difference(self) -> float:
         return self.reproduced - self.original
 
 
+def _relocated(value: Any, moves: list[tuple[str, str]]) -> Any:
+    """`value` with any logged path prefix swapped for this machine's (recursively)."""
+    if isinstance(value, dict):
+        return {k: _relocated(v, moves) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_relocated(v, moves) for v in value]
+    if isinstance(value, str):
+        for old, new in moves:
+            if value == old or value.startswith(old.rstrip("/") + "/"):
+                return new + value[len(old):]
+    return value
+
+
 def logged_config(client: mlflow.MlflowClient, run_id: str, tracking_uri: str) -> DictConfig:
-    """The run's resolved config, with this machine's paths and tracking store."""
+    """The run's resolved config, moved to this machine: every path under the logged
+    `paths.*` (data, cache, a fresh output folder) and the tracking store are this run's."""
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            cfg = OmegaConf.load(client.download_artifacts(run_id, "config.yaml", tmp))
+            logged = OmegaConf.to_container(OmegaConf.load(client.download_artifacts(run_id, "config.yaml", tmp)))
         except (mlflow.exceptions.MlflowException, OSError):
             raise ZooError(f"run {run_id} has no config.yaml artifact: it cannot be reproduced") from None
-    here = compose_config([])
-    cfg.paths = here.paths
+    here = OmegaConf.to_container(compose_config([]), resolve=True)
+    old_paths, new_paths = logged.get("paths") or {}, here["paths"]
+    moves = sorted(((str(old_paths[k]), str(new_paths[k])) for k in old_paths if k in new_paths),
+                   key=lambda move: -len(move[0]))  # the deepest folder first: output_dir before root_dir
+    cfg = OmegaConf.create(_relocated(logged, moves))
     cfg.logger.tracking_uri = tracking_uri
-    cfg.logger.artifact_root = here.logger.artifact_root
+    cfg.logger.artifact_root = here["logger"]["artifact_root"]
     return cfg
 
 
@@ -68,4 +87,4 @@ def reproduce(uri: str, tracking_uri: str) -> Reproduction:
     result = run_training(cfg, extra_tags={"zoo.reproduction_of": f"{version.name}/{version.version}",
                                            "zoo.original_run": run.info.run_id})
     return Reproduction(f"{version.name}/{version.version}", metric, run.data.metrics[metric],
-                        result.metrics[metric], result.run_id)
+                        result.metrics[metric], result.run_id, run.info.run_id)

@@ -39,10 +39,11 @@ def _log_run_inputs(logger: MLFlowLogger, cfg: DictConfig, num_parameters: int, 
     logger.log_metrics({"model/params": num_parameters}, step=0)
 
 
-def _log_run_outputs(logger: MLFlowLogger, datamodule, checkpoint: str | None, output_dir: Path) -> None:
+def _log_run_outputs(logger: MLFlowLogger, datamodule, checkpoint: str | None, output_dir: Path,
+                     log_checkpoint: bool) -> None:
     tokenizer_path = datamodule.save_tokenizer(output_dir / "tokenizer.json")
     logger.experiment.log_artifact(logger.run_id, str(tokenizer_path), "tokenizer")
-    if checkpoint:
+    if checkpoint and log_checkpoint:
         logger.experiment.log_artifact(logger.run_id, checkpoint, "checkpoints")
 
 
@@ -86,7 +87,7 @@ def run_training(
             metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
         metrics["perf/inference_ms"] = inference_ms(module, next(iter(datamodule.val_dataloader())))
         logger.log_metrics({"perf/inference_ms": metrics["perf/inference_ms"]})
-        _log_run_outputs(logger, datamodule, best_checkpoint, output_dir)
+        _log_run_outputs(logger, datamodule, best_checkpoint, output_dir, bool(cfg.logger.get("log_checkpoint", True)))
         logger.experiment.set_terminated(logger.run_id, "FINISHED")
     except BaseException:
         logger.experiment.set_terminated(logger.run_id, "FAILED")
