@@ -7,14 +7,16 @@ Trains every recipe in `conf/experiment/` with its fixed seed, registers each ru
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 
 from zoo.cli import friendly_errors, key_values
 from zoo.config import compose_config
 from zoo.errors import ZooError
 from zoo.paths import CONF_DIR, PROJECT_ROOT
-from zoo.tracking.leaderboard import markdown, plot, rows
+from zoo.tracking.leaderboard import Row, markdown, plot, rows
 from zoo.tracking.loading import default_tracking_uri
-from zoo.tracking.registry import promote, register_run
+from zoo.tracking.registry import Registered, promote, register_run
 from zoo.training.pipeline import run_training
 
 OPTIONS = {"only": "comma-separated recipe names", "train": "true|false (false: only rewrite the leaderboard)"}
@@ -24,6 +26,25 @@ def recipes() -> list[str]:
     return sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 
 
+def train_recipe(recipe: str, overrides: Sequence[str] = ()) -> Registered:
+    """Train one recipe with its fixed seed, register it as `challenger`, promote on merit."""
+    print(f"== {recipe}", flush=True)
+    cfg = compose_config([f"experiment={recipe}", "callbacks.progress_bar.refresh_rate=0", *overrides])
+    result = run_training(cfg, extra_tags={"zoo.recipe": recipe})
+    entry = register_run(result.run_id, cfg.logger.tracking_uri, alias="challenger")
+    print(f"{recipe}: {result.metrics} -> {entry.name} v{entry.version}", flush=True)
+    print(promote(entry.name, entry.version, cfg.logger.tracking_uri), flush=True)
+    return entry
+
+
+def write_leaderboard(tracking_uri: str, root: Path = PROJECT_ROOT) -> list[Row]:
+    """`ZOO.md` and `docs/zoo.png` under `root`, from the newest version of each recipe."""
+    table = rows(tracking_uri, recipes())
+    (root / "ZOO.md").write_text(markdown(table))
+    plot(table, root / "docs" / "zoo.png")
+    return table
+
+
 @friendly_errors
 def main(argv: list[str] | None = None) -> int:
     args = key_values(list(sys.argv[1:] if argv is None else argv), OPTIONS)
@@ -31,19 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(chosen) - set(recipes()))
     if unknown:
         raise ZooError(f"unknown recipe(s) {unknown}; recipes: {', '.join(recipes())}")
-    uri = default_tracking_uri()
-    if args.get("train", "true").lower() == "true":
+    train = args.get("train", "true").lower()
+    if train not in ("true", "false"):
+        raise ZooError(f"train={args['train']!r}: use train=true (train, then rank) or train=false (only rank)")
+    if train == "true":
         for recipe in chosen:
-            print(f"== {recipe}", flush=True)
-            cfg = compose_config([f"experiment={recipe}", "callbacks.progress_bar.refresh_rate=0"])
-            result = run_training(cfg, extra_tags={"zoo.recipe": recipe})
-            entry = register_run(result.run_id, uri, alias="challenger")
-            print(f"{recipe}: {result.metrics} -> {entry.name} v{entry.version}", flush=True)
-            print(promote(entry.name, entry.version, uri), flush=True)
-    table = rows(uri, recipes())
-    (PROJECT_ROOT / "ZOO.md").write_text(markdown(table))
-    plot(table, PROJECT_ROOT / "docs" / "zoo.png")
-    print(markdown(table))
+            train_recipe(recipe)
+    print(markdown(write_leaderboard(default_tracking_uri())))
     return 0
 
 

@@ -1,0 +1,76 @@
+"""The zoo's recipes (`conf/experiment/`) and `make zoo`: every recipe composes with a fixed
+seed and a published reference; training a few (shrunk) recipes registers them, promotes
+the best, and writes a leaderboard that matches the registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import mlflow
+import pytest
+from omegaconf import DictConfig
+
+from zoo.model_zoo import main, recipes, train_recipe, write_leaderboard
+from zoo.training.builders import check_config
+
+REQUIRED = {  # recipe: (dataset, task, variant, bidirectional)
+    "sst2_lstm": ("sst2", "sentiment", "lstm", False),
+    "sst2_bilstm": ("sst2", "sentiment", "lstm", True),
+    "sst2_seed": ("sst2", "sentiment", "seed", False),
+    "trec_lstm": ("trec", "classification", "lstm", False),
+    "trec_bilstm": ("trec", "classification", "lstm", True),
+    "tinyshakespeare_lstm": ("tinyshakespeare", "generation", "lstm", False),
+}
+
+
+def test_the_zoo_has_every_required_recipe() -> None:
+    assert set(REQUIRED) <= set(recipes())
+
+
+@pytest.mark.parametrize("recipe", recipes())
+def test_recipe_composes_with_a_seed_and_a_reference(recipe: str, compose: Callable[..., DictConfig]) -> None:
+    cfg = compose(f"experiment={recipe}")
+    check_config(cfg)
+    assert cfg.zoo_entry.name == recipe and cfg.zoo_entry.reference and float(cfg.zoo_entry.reference_value) > 0
+    assert isinstance(cfg.seed, int)
+    if recipe in REQUIRED:
+        assert (cfg.data.name, cfg.task.name, cfg.model.variant, bool(cfg.model.bidirectional)) == REQUIRED[recipe]
+
+
+def test_zoo_registers_promotes_and_ranks(base_overrides: list[str], tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path}/mlflow.db"  # its own store: champions here do not touch other tests'
+    overrides = [*(o for o in base_overrides if not o.startswith("logger.")), f"logger.tracking_uri={uri}",
+                 f"logger.artifact_root={tmp_path}/mlartifacts", "debug=smoke", "model.hidden_size=16",
+                 "model.embedding_dim=8"]
+    entries = [train_recipe(recipe, overrides) for recipe in ("sst2_lstm", "sst2_seed")]
+    assert [e.name for e in entries] == ["sst2-sentiment"] * 2 and [e.version for e in entries] == ["1", "2"]
+
+    table = write_leaderboard(uri, tmp_path)
+    assert [r.recipe for r in table] == ["sst2_lstm", "sst2_seed"]
+    assert [r.variant for r in table] == ["lstm", "seed"] and all(r.metric == "test/acc" for r in table)
+    client = mlflow.MlflowClient(uri)
+    champion = client.get_model_version_by_alias("sst2-sentiment", "champion")
+    assert float(champion.tags["test_acc"]) == pytest.approx(max(r.value for r in table), abs=1e-6)
+    assert str(client.get_model_version_by_alias("sst2-sentiment", "challenger").version) == "2"
+    board = (tmp_path / "ZOO.md").read_text()
+    for row in table:  # the table says what the registry holds
+        line = next(x for x in board.splitlines() if x.startswith(f"| {row.recipe} |"))
+        version = client.get_model_version("sst2-sentiment", row.uri.rsplit("/", 1)[1])
+        assert f"`{row.uri}`" in line and f"{row.value:.4f}" in line and f"{int(version.tags['params']):,}" in line
+        assert ("champion" in line) == ("champion" in version.aliases)
+        assert row.reference in line
+    assert (tmp_path / "docs" / "zoo.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["only=imdb_lstm"], "unknown recipe(s) ['imdb_lstm']; recipes: sst2_bilstm, sst2_lstm, sst2_seed"),
+    (["train=maybe"], "train='maybe': use train=true"),
+    (["recipe=sst2_lstm"], "unexpected argument 'recipe=sst2_lstm'; options: only="),
+])
+def test_make_zoo_bad_arguments_say_what_is_allowed(argv: list[str], message: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
