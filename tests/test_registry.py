@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,11 +12,13 @@ import mlflow
 import pandas as pd
 import pytest
 import torch
+from mlflow.exceptions import MlflowException
 
 from zoo.errors import ZooError
 from zoo.paths import PROJECT_ROOT
 from zoo.tracking.bundle import FORMAT, load_bundle
 from zoo.tracking.loading import load_registered
+from zoo.tracking.pyfunc import ModelInputError, texts_from
 from zoo.tracking.registry import promote, register_run
 from zoo.training.pipeline import run_training
 
@@ -52,15 +55,37 @@ def test_register_once_with_tags_and_alias(sentiment_runs, registered, tracking_
 
 def test_promotion_goes_to_the_better_test_metric(sentiment_runs, registered, tracking_uri, mlflow_client) -> None:
     second = register_run(sentiment_runs[1].run_id, tracking_uri)
-    first_message = promote(registered.name, registered.version, tracking_uri)
-    second_message = promote(second.name, second.version, tracking_uri)
     accs = {v: float(mlflow_client.get_model_version("sst2-sentiment", v).tags["test_acc"])
             for v in (registered.version, second.version)}
-    champion = mlflow_client.get_model_version_by_alias("sst2-sentiment", "champion").version
-    assert accs[str(champion)] == max(accs.values())
-    assert "promoted" in first_message or "already" in first_message
-    assert ("promoted" in second_message) == (accs[second.version] > accs[registered.version])
-    assert "test/acc" in second_message
+    assert accs[registered.version] != accs[second.version]  # two seeds: one is better
+    worse, better = sorted(accs, key=accs.get)
+    if "champion" in mlflow_client.get_registered_model("sst2-sentiment").aliases:  # start from no champion
+        mlflow_client.delete_registered_model_alias("sst2-sentiment", "champion")
+    assert "(no champion before)" in promote("sst2-sentiment", worse, tracking_uri)
+    promoted = promote("sst2-sentiment", better, tracking_uri)
+    assert promoted.startswith(f"promoted sst2-sentiment v{better} to champion: test/acc {accs[better]:.4f} "
+                               f"over v{worse} (test/acc {accs[worse]:.4f})")
+    kept = promote("sst2-sentiment", worse, tracking_uri)
+    assert kept == (f"kept champion sst2-sentiment v{better} (test/acc {accs[better]:.4f}); "
+                    f"v{worse} has test/acc {accs[worse]:.4f}")
+    assert str(mlflow_client.get_model_version_by_alias("sst2-sentiment", "champion").version) == better
+    assert "already the champion" in promote("sst2-sentiment", better, tracking_uri)
+
+
+def test_promote_and_register_commands(sentiment_runs, registered, tracking_uri) -> None:
+    def cli(module: str, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", module, *args, f"tracking_uri={tracking_uri}"],
+                              cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=180)
+
+    again = cli("zoo.register", f"run_id={sentiment_runs[0].run_id}")
+    assert again.returncode == 0, again.stderr[-1500:]
+    assert f"sst2-sentiment v{registered.version}" in again.stdout  # the same run: no second version
+    promoted = cli("zoo.promote", "model=sst2-sentiment", f"version={registered.version}")
+    assert promoted.returncode == 0 and "champion" in promoted.stdout
+    unknown = cli("zoo.promote", "model=sst2-sentiment", "version=99")
+    assert unknown.returncode == 2 and "error: sst2-sentiment has no version or alias '99'" in unknown.stderr
+    missing = cli("zoo.register", "run_id=0123456789abcdef")
+    assert missing.returncode == 2 and "error: no MLflow run '0123456789abcdef'" in missing.stderr
 
 
 def test_registered_model_takes_raw_text(registered, tracking_uri) -> None:
@@ -70,11 +95,41 @@ def test_registered_model_takes_raw_text(registered, tracking_uri) -> None:
     assert list(frame.columns) == ["label", "label_name", "probabilities"]
     assert set(frame["label_name"]) <= {"negative", "positive"}
     assert all(abs(sum(p) - 1) < 1e-4 for p in frame["probabilities"])
-    pd.testing.assert_frame_equal(model.predict(texts), frame)  # a plain list works too
-    with pytest.raises(Exception, match="input is empty|missing inputs"):
-        model.predict([])
-    with pytest.raises(Exception, match="not strings|string"):
-        model.predict(pd.DataFrame({"text": [3]}))
+    with_ids = pd.DataFrame({"id": ["a dull , lifeless mess", "a gripping film"], "text": texts})
+    pd.testing.assert_frame_equal(model.predict(with_ids), frame)  # the `text` column, wherever it is
+
+
+@pytest.mark.parametrize(("bad", "message"), [
+    (pd.DataFrame({"text": pd.Series([], dtype=object)}), "input is empty: give at least one text"),
+    (pd.DataFrame({"text": ["fine", "  "]}), r"input rows \[1\] are empty or blank"),
+    (pd.DataFrame({"text": [3]}), "Incompatible input types for column text"),
+    (pd.DataFrame({"review": ["a film"]}), r"missing inputs \['text'\]"),
+])
+def test_bad_model_input_is_a_clear_error(registered, tracking_uri, bad, message: str) -> None:
+    model = load_registered(f"models:/{registered.name}/{registered.version}", tracking_uri)
+    with pytest.raises(MlflowException, match=message):
+        model.predict(bad)
+
+
+def test_a_registered_model_loads_anywhere_with_plain_mlflow(registered, tracking_uri, tmp_path: Path) -> None:
+    """No repo checkout as working directory, no config on disk: MLflow and the installed package."""
+    code = ("import mlflow, pandas as pd; "
+            f"m = mlflow.pyfunc.load_model('models:/{registered.name}/{registered.version}'); "
+            "print(m.predict(pd.DataFrame({'text': ['a gripping film']}))['label_name'][0])")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZOO_")} | {"MLFLOW_TRACKING_URI": tracking_uri}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=180)
+    assert done.returncode == 0, done.stderr[-1500:]
+    assert done.stdout.strip().splitlines()[-1] in ("positive", "negative")
+
+
+def test_model_input_rules() -> None:
+    assert texts_from(["a", "b"]) == ["a", "b"] and texts_from("one") == ["one"]
+    with pytest.raises(ModelInputError, match=r"input rows \[1\] are not strings \(got int\)"):
+        texts_from(["a", 3])
+    with pytest.raises(ModelInputError, match="input needs a 'text' column; got columns"):
+        texts_from(pd.DataFrame({"a": ["x"], "b": ["y"]}))
+    assert isinstance(ModelInputError("x"), ZooError)  # our CLIs print it as one line
 
 
 def test_unknown_names_aliases_and_versions_say_what_exists(registered, tracking_uri) -> None:
@@ -111,7 +166,8 @@ def test_missing_artifacts_fail_with_a_message(sentiment_runs, base_overrides, t
     for bundle in local.rglob("bundle.pt"):
         bundle.unlink()
     with pytest.raises(ZooError, match="cannot be loaded|artifacts are missing"):
-        load_registered(f"models:/{entry.name}/{entry.version}", tracking_uri).predict(["what is it ?"])
+        load_registered(f"models:/{entry.name}/{entry.version}", tracking_uri).predict(
+            pd.DataFrame({"text": ["what is it ?"]}))
 
 
 def test_language_model_generates_with_params(base_overrides, tracking_uri) -> None:
@@ -121,9 +177,12 @@ def test_language_model_generates_with_params(base_overrides, tracking_uri) -> N
     entry = register_run(run.run_id, tracking_uri)
     model = load_registered(f"models:/{entry.name}@challenger", tracking_uri)
     params = {"max_new_tokens": 25, "temperature": 0.8, "top_k": 5, "seed": 7}
-    first = model.predict(["ROMEO:"], params=params)
+    prompt = pd.DataFrame({"text": ["ROMEO:"]})
+    first = model.predict(prompt, params=params)
     assert len(first["generated"][0]) == 25
-    assert first.equals(model.predict(pd.DataFrame({"text": ["ROMEO:"]}), params=params))
+    assert first.equals(model.predict(prompt, params=params))  # the seed fixes the sample
+    with pytest.raises(MlflowException, match="top_k >= 0"):
+        model.predict(prompt, params={**params, "top_k": -1})
 
 
 def test_predict_cli_writes_json_lines(registered, tracking_uri) -> None:

@@ -37,7 +37,8 @@ def test_train_register_and_load_through_a_tracking_server(base_overrides, tmp_p
         assert {a.path for a in client.list_artifacts(run.run_id)} >= {"config.yaml", "checkpoints"}
         entry = register_run(run.run_id, uri)
         model = load_registered(f"models:/{entry.name}@challenger", uri)
-        assert list(model.predict(["a gripping film"]).columns) == ["label", "label_name", "probabilities"]
+        answer = model.predict(pd.DataFrame({"text": ["a gripping film"]}))
+        assert list(answer.columns) == ["label", "label_name", "probabilities"]
     assert any((tmp_path / "artifacts").rglob("bundle.pt"))  # artifacts went through the server
 
 
@@ -53,8 +54,10 @@ def test_served_model_answers_like_zoo_predict(base_overrides, tracking_uri, tmp
     env = {"MLFLOW_TRACKING_URI": tracking_uri,  # the scoring server is `uvicorn` from this venv
            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
     with running(command, f"http://127.0.0.1:{port}/ping", env=env):
-        for payload in ({"dataframe_split": pd.DataFrame({"text": texts}).to_dict(orient="split")},
-                        {"inputs": texts}):
+        with_ids = pd.DataFrame({"id": ["x", "y"], "text": texts})  # extra columns are ignored
+        for payload in ({"dataframe_split": with_ids.to_dict(orient="split")},
+                        {"dataframe_records": [{"text": t} for t in texts]},
+                        {"inputs": {"text": texts}}):
             request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations",
                                              data=json.dumps(payload).encode(),
                                              headers={"Content-Type": "application/json"})

@@ -99,8 +99,15 @@ def test_best_trial_without_a_checkpoint_is_retrained_to_register(base_overrides
     best = study.best_trial
     assert retrained[0].data.tags["zoo.retrained_from_run"] == best.user_attrs["mlflow_run_id"]
     assert retrained[0].data.metrics["val/best"] == pytest.approx(best.value, abs=1e-6)  # same seed, same value
-    name = mlflow_client.get_run(outcome.parent_run_id).data.tags["sweep.registered"].split("/")[1]
+    registered = mlflow_client.get_run(outcome.parent_run_id).data.tags["sweep.registered"]
+    name = registered.split("/")[1]
     assert mlflow_client.get_model_version_by_alias(name, "challenger").run_id == retrained[0].info.run_id
+    assert any(a.path == "checkpoints/best.ckpt" for a in mlflow_client.list_artifacts(retrained[0].info.run_id,
+                                                                                          "checkpoints"))
+
+    run_sweep(spec, [])  # rerunning the finished sweep reuses the retrained run: no new run, no new version
+    assert len(_children(mlflow_client, outcome.parent_run_id)) == 3
+    assert mlflow_client.get_run(outcome.parent_run_id).data.tags["sweep.registered"] == registered
 
 
 def test_failed_trials_are_recorded_and_the_sweep_goes_on(base_overrides, storage, mlflow_client) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import sys
 
+import pandas as pd
+
 import zoo.config  # noqa: F401 - registers the ${zoo_root:} resolver
 from zoo.cli import friendly_errors, key_values
 from zoo.errors import ZooError
@@ -25,7 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         raise ZooError(f"bad generation option: {err}") from None
     model = load_registered(args["model"], args.get("tracking_uri"))
-    frame = model.predict([args["prompt"]], params=params)
+    if model.metadata.get_params_schema() is None:  # only language models take generation params
+        raise ZooError(f"{args['model']} is a classifier, not a language model; use python -m zoo.predict "
+                       f"model={args['model']} text=...")
+    frame = model.predict(pd.DataFrame({"text": [args["prompt"]]}), params=params)
     print(args["prompt"] + frame["generated"][0])
     return 0
 

@@ -7,6 +7,7 @@ Trains every recipe in `conf/experiment/` with its fixed seed, registers each ru
 from __future__ import annotations
 
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -55,10 +56,18 @@ def main(argv: list[str] | None = None) -> int:
     train = args.get("train", "true").lower()
     if train not in ("true", "false"):
         raise ZooError(f"train={args['train']!r}: use train=true (train, then rank) or train=false (only rank)")
-    if train == "true":
-        for recipe in chosen:
+    failed: list[str] = []
+    for recipe in chosen if train == "true" else []:
+        try:
             train_recipe(recipe)
+        except Exception as err:  # noqa: BLE001 - one broken recipe must not cost the others
+            if not isinstance(err, ZooError):
+                traceback.print_exc()
+            print(f"error: recipe {recipe} failed: {err}", file=sys.stderr, flush=True)
+            failed.append(recipe)
     print(markdown(write_leaderboard(default_tracking_uri())))
+    if failed:
+        raise ZooError(f"recipe(s) {failed} failed (see above); the leaderboard shows the others")
     return 0
 
 

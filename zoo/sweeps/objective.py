@@ -107,10 +107,13 @@ class TrialObjective:
         checkpoint (for sweeps with `keep_checkpoints: false`); returns the new run id and
         its objective value, which equals the trial's on the same machine and seed."""
         source = trial.user_attrs["mlflow_run_id"]
+        done = self.client.search_runs(
+            [self.experiment_id], f"tags.`zoo.retrained_from_run` = '{source}' and attributes.status = 'FINISHED'")
+        if done:  # a rerun of a finished sweep: register the retrained run it already has
+            return done[0].info.run_id, done[0].data.metrics.get("val/best")
         with tempfile.TemporaryDirectory() as tmp:
             logged = Path(self.client.download_artifacts(source, "overrides.txt", tmp)).read_text().splitlines()
         overrides = [o for o in logged if o and not o.startswith(("logger.log_checkpoint=", "paths.output_dir="))]
-        overrides.append(f"paths.output_dir={self.output_root}/trial-{trial.number:04d}-retrained")
         run = self.client.create_run(
             self.experiment_id,
             run_name=f"{self.spec.study_name}-trial-{trial.number}-retrained",
@@ -118,6 +121,7 @@ class TrialObjective:
                   "optuna.trial_number": str(trial.number), "zoo.sweep": self.spec.name,
                   "zoo.retrained_from_run": source},
         )
+        overrides.append(f"paths.output_dir={self.output_root}/trial-{trial.number:04d}-retrained-{run.info.run_id[:8]}")
         self.client.log_text(run.info.run_id, "\n".join(overrides) + "\n", "overrides.txt")
         result = run_training(compose_config(overrides), run_id=run.info.run_id)
         return run.info.run_id, result.best_value

@@ -189,6 +189,9 @@ def run_sweep(spec: SweepSpec, argv: list[str], role: str = "launcher", worker_i
             summary = log_report(client, parent, study, spec, masked(url), time.time() - start)
             if spec.register and not spec.multi_objective:
                 _register_best(study, spec, client, cfg.logger.tracking_uri, parent, objective)
+            elif spec.register:
+                print("multi-objective sweep: no single best trial to register; pick one from the Pareto front "
+                      "(pareto_front.csv) and run `make register RUN_ID=<its mlflow_run_id>`", flush=True)
             finished = not _budget_left(study, spec) and not study.get_trials(states=(TrialState.RUNNING,))
             client.set_terminated(parent, "FAILED" if stopped else "FINISHED" if finished else "KILLED")
             print("\nTop trials\n" + top_table(study, spec), flush=True)

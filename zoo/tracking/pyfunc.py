@@ -50,6 +50,9 @@ def texts_from(model_input: Any) -> list[str]:
     if bad:
         kind = type(values[bad[0]]).__name__
         raise ModelInputError(f"input rows {bad[:5]} are not strings (got {kind}); every text must be a string")
+    blank = [i for i, v in enumerate(values) if not v.strip()]
+    if blank:
+        raise ModelInputError(f"input rows {blank[:5]} are empty or blank; every text needs at least one character")
     return values
 
 
@@ -91,8 +94,9 @@ class ZooTextModel(PythonModel):
     def generate(self, prompts: list[str], params: dict[str, Any]) -> pd.DataFrame:
         max_new, temperature = int(params["max_new_tokens"]), float(params["temperature"])
         top_k = int(params["top_k"]) or None
-        if max_new < 1 or temperature < 0:
-            raise ModelInputError("max_new_tokens must be >= 1 and temperature >= 0")
+        if max_new < 1 or temperature < 0 or top_k is not None and top_k < 0:
+            raise ModelInputError(f"max_new_tokens must be >= 1, temperature >= 0 and top_k >= 0 (0: no cut-off); "
+                                  f"got {max_new}, {temperature}, {params['top_k']}")
         out = []
         for prompt in prompts:
             ids = self.tokenizer.encode(prompt).ids

@@ -61,10 +61,11 @@ def _example_output(bundle_path: Path, task: str) -> tuple[pd.DataFrame, pd.Data
 
 
 def _signature(example: pd.DataFrame, output: pd.DataFrame, params: dict | None) -> ModelSignature:
-    """Inputs: one unnamed string column, so a DataFrame with `text` and a plain list of
-    strings both pass MLflow's schema check; outputs and params as inferred."""
+    """Inputs: one string column named `text`. Named on purpose: with an unnamed column
+    MLflow feeds the model the *first* column of any frame, so `id, text` would classify
+    the ids. Outputs and params as inferred from the example."""
     inferred = infer_signature(example, output, params=params)
-    return ModelSignature(inputs=Schema([ColSpec(DataType.string)]), outputs=inferred.outputs,
+    return ModelSignature(inputs=Schema([ColSpec(DataType.string, "text")]), outputs=inferred.outputs,
                           params=inferred.params)
 
 
@@ -75,6 +76,7 @@ def _tags(run: mlflow.entities.Run, task: str, sweep_run_id: str | None) -> dict
         "depth": p["model.num_layers"], "width": p["model.hidden_size"],
         "embedding_dim": p["model.embedding_dim"], "params": str(int(m.get("model/params", 0))),
         "seed": p.get("seed", ""), "run_id": run.info.run_id, "git_commit": t.get("git.commit", "unknown"),
+        "git_dirty": t.get("git.dirty", "unknown"),
         "experiment_id": run.info.experiment_id,
     }
     tags.update({k.replace("/", "_"): f"{v:.6g}" for k, v in m.items() if k.startswith("test/")})
@@ -88,6 +90,13 @@ def _tags(run: mlflow.entities.Run, task: str, sweep_run_id: str | None) -> dict
 def has_checkpoint(client: mlflow.MlflowClient, run_id: str) -> bool:
     """Whether the run uploaded the checkpoint a zoo model is built from."""
     return any(a.path == CHECKPOINT for a in client.list_artifacts(run_id, CHECKPOINT.rsplit("/", 1)[0]))
+
+
+def _requirements() -> list[str]:
+    """Pinned runtime packages. The `zoo` package itself is not on an index: serve with
+    `--env-manager local` from an environment that has it installed (`make install`)."""
+    pins = [f"{pkg}=={package_version(pkg)}" for pkg in ("mlflow", "tokenizers", "pandas")]
+    return [*pins, f"torch=={torch.__version__.split('+')[0]}"]
 
 
 def register_run(run_id: str, tracking_uri: str, alias: str | None = "challenger",
@@ -112,13 +121,15 @@ def register_run(run_id: str, tracking_uri: str, alias: str | None = "challenger
         torch.save(bundle, bundle_path)
         example, output = _example_output(bundle_path, bundle["task"])
         params = GENERATION_PARAMS if bundle["task"] == "language_model" else None
-        with mlflow.start_run(run_id=run_id):
-            info = mlflow.pyfunc.log_model(
-                name="model", python_model=str(PYFUNC_CODE), artifacts={"bundle": str(bundle_path)},
-                signature=_signature(example, output, params), input_example=example,
-                pip_requirements=[f"{pkg}=={package_version(pkg)}" for pkg in
-                                  ("mlflow", "tokenizers", "pandas")] + [f"torch=={torch.__version__.split('+')[0]}"],
-            )
+        try:
+            with mlflow.start_run(run_id=run_id):  # the model is logged into its training run
+                info = mlflow.pyfunc.log_model(
+                    name="model", python_model=str(PYFUNC_CODE), artifacts={"bundle": str(bundle_path)},
+                    signature=_signature(example, output, params), input_example=example,
+                    pip_requirements=_requirements(),
+                )
+        finally:  # reopening the run must not change its status or training time
+            client.set_terminated(run_id, run.info.status, end_time=run.info.end_time)
     tags = _tags(run, bundle["task"], sweep_run_id)
     registered = mlflow.register_model(info.model_uri, name, tags=tags)
     metrics = ", ".join(f"{k} {v}" for k, v in tags.items() if k.startswith("test_"))
@@ -160,6 +171,9 @@ def promote(name: str, ref: str, tracking_uri: str) -> str:
     candidate = resolve_version(client, name, ref)
     metric, higher = PRIMARY[candidate.tags.get("task_kind", "classifier")]
     key = metric.replace("/", "_")
+    if key not in candidate.tags:
+        raise ZooError(f"{name} v{candidate.version} has no {metric} (its run skipped the test split), so it "
+                       "cannot be compared; retrain with test=true and register that run")
     value = float(candidate.tags[key])
     try:
         champion = client.get_model_version_by_alias(name, "champion")

@@ -3,6 +3,8 @@ and by every sweep trial, so both train the same way."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 import warnings
 from collections.abc import Sequence
@@ -43,8 +45,10 @@ def _log_run_outputs(logger: MLFlowLogger, datamodule, checkpoint: str | None, o
                      log_checkpoint: bool) -> None:
     tokenizer_path = datamodule.save_tokenizer(output_dir / "tokenizer.json")
     logger.experiment.log_artifact(logger.run_id, str(tokenizer_path), "tokenizer")
-    if checkpoint and log_checkpoint:
-        logger.experiment.log_artifact(logger.run_id, checkpoint, "checkpoints")
+    if checkpoint and log_checkpoint:  # always as checkpoints/best.ckpt, what registration reads
+        with tempfile.TemporaryDirectory() as tmp:
+            shutil.copyfile(checkpoint, Path(tmp) / "best.ckpt")
+            logger.experiment.log_artifact(logger.run_id, str(Path(tmp) / "best.ckpt"), "checkpoints")
 
 
 def run_training(
