@@ -68,7 +68,7 @@ serve: ## REST server for a registered model: make serve MODEL=models:/sst2-sent
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" MLFLOW_TRACKING_URI="$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}" \
 	  $(VENV)/bin/mlflow models serve -m "$(MODEL)" --env-manager local -h $(HOST) -p $(SERVE_PORT)
 
-zoo: data ## train every conf/experiment recipe, register each, write ZOO.md + docs/zoo.png (about 25 min)
+zoo: data ## train every conf/experiment recipe, register each, write ZOO.md + docs/zoo.png (about 23 min)
 	$(PY) -m zoo.model_zoo $(ARGS)
 
 reproduce: data ## retrain a registered model from its logged config and compare: make reproduce MODEL=models:/sst2-sentiment/1

@@ -110,6 +110,15 @@ def test_best_trial_without_a_checkpoint_is_retrained_to_register(base_overrides
     assert mlflow_client.get_run(outcome.parent_run_id).data.tags["sweep.registered"] == registered
 
 
+def test_resuming_a_study_whose_mlflow_parent_is_gone_says_why(base_overrides, storage) -> None:
+    spec = _spec("lost", base_overrides, storage, n_trials=1)
+    run_sweep(spec, [])
+    study = optuna.load_study(study_name=spec.study_name, storage=storage)
+    study.set_user_attr("mlflow_parent_run_id", "0" * 32)  # as if mlflow.db had been deleted since
+    with pytest.raises(ConfigError, match=r"which is not in sqlite:.*start a new study with study_name="):
+        run_sweep(spec, [])
+
+
 def test_failed_trials_are_recorded_and_the_sweep_goes_on(base_overrides, storage, mlflow_client) -> None:
     space = {**SPACE, "model.output_dropout": {"type": "categorical", "choices": [0.1, 1.5]}}
     spec = _spec("fail", base_overrides, storage, search_space=space, n_trials=3, max_failures=10)

@@ -61,7 +61,13 @@ def _parent_run(study: optuna.Study, spec: SweepSpec, client: mlflow.MlflowClien
     """The sweep's parent run: created with the study, reused (set RUNNING) on resume."""
     run_id = study.user_attrs.get(PARENT_ATTR)
     if run_id:
-        client.update_run(run_id, status="RUNNING")
+        try:
+            client.update_run(run_id, status="RUNNING")
+        except mlflow.exceptions.MlflowException:
+            raise ConfigError(
+                f"study {spec.study_name!r} tracks its trials in MLflow run {run_id}, which is not in "
+                f"{client.tracking_uri} (was the MLflow store reset, or MLFLOW_TRACKING_URI changed?); use that "
+                f"store again, or start a new study with study_name=<new name>") from None
         return run_id
     run = client.create_run(experiment_id, run_name=f"sweep-{spec.study_name}",
                             tags={"zoo.sweep": spec.name, "optuna.study_name": spec.study_name,
