@@ -68,8 +68,8 @@ class ZooTextModel(PythonModel):
 
     def predict(self, context: PythonModelContext, model_input: pd.DataFrame,
                 params: dict[str, Any] | None = None) -> pd.DataFrame:
-        """`pd.DataFrame` is the one hint MLflow infers no schema from: the logged signature
-        (one string column) stays in charge, and a list of strings arrives as a frame."""
+        """`pd.DataFrame` is the one hint MLflow infers no schema from, so the logged signature
+        (a string column `text`) stays in charge of what reaches this method."""
         texts = texts_from(model_input)
         if self.task == "classifier":
             return self.classify(texts)
