@@ -66,13 +66,7 @@ class TrialObjective:
         trial.set_user_attr("worker", worker_id())
         chosen = suggest(trial, self.spec.search_space)
         overrides = self.overrides(trial, chosen)
-        run = self.client.create_run(
-            self.experiment_id,
-            run_name=f"{self.spec.study_name}-trial-{trial.number}",
-            tags={"mlflow.parentRunId": self.parent_run_id, "optuna.study_name": self.spec.study_name,
-                  "optuna.trial_number": str(trial.number), "zoo.sweep": self.spec.name},
-        )
-        run_id = run.info.run_id
+        run_id = self._child_run(trial.number)
         counter = EpochCounter()
         start = time.perf_counter()
         try:
@@ -114,17 +108,20 @@ class TrialObjective:
         with tempfile.TemporaryDirectory() as tmp:
             logged = Path(self.client.download_artifacts(source, "overrides.txt", tmp)).read_text().splitlines()
         overrides = [o for o in logged if o and not o.startswith(("logger.log_checkpoint=", "paths.output_dir="))]
-        run = self.client.create_run(
+        run_id = self._child_run(trial.number, "-retrained", {"zoo.retrained_from_run": source})
+        overrides.append(f"paths.output_dir={self.output_root}/trial-{trial.number:04d}-retrained-{run_id[:8]}")
+        self.client.log_text(run_id, "\n".join(overrides) + "\n", "overrides.txt")
+        result = run_training(compose_config(overrides), run_id=run_id)
+        return run_id, result.best_value
+
+    def _child_run(self, number: int, suffix: str = "", tags: dict[str, str] | None = None) -> str:
+        """A run nested under the sweep's parent run, for trial `number`."""
+        return self.client.create_run(
             self.experiment_id,
-            run_name=f"{self.spec.study_name}-trial-{trial.number}-retrained",
+            run_name=f"{self.spec.study_name}-trial-{number}{suffix}",
             tags={"mlflow.parentRunId": self.parent_run_id, "optuna.study_name": self.spec.study_name,
-                  "optuna.trial_number": str(trial.number), "zoo.sweep": self.spec.name,
-                  "zoo.retrained_from_run": source},
-        )
-        overrides.append(f"paths.output_dir={self.output_root}/trial-{trial.number:04d}-retrained-{run.info.run_id[:8]}")
-        self.client.log_text(run.info.run_id, "\n".join(overrides) + "\n", "overrides.txt")
-        result = run_training(compose_config(overrides), run_id=run.info.run_id)
-        return run.info.run_id, result.best_value
+                  "optuna.trial_number": str(number), "zoo.sweep": self.spec.name, **(tags or {})},
+        ).info.run_id
 
     def _values(self, result: Any) -> list[float]:
         if result.best_value is None:

@@ -19,9 +19,9 @@ from mlflow.types import ColSpec, DataType, Schema
 from zoo.errors import ZooError
 from zoo.tracking.bundle import bundle_from_checkpoint
 from zoo.tracking.pyfunc import GENERATION_PARAMS, ZooTextModel
+from zoo.tracking.store import CHECKPOINT_ARTIFACT as CHECKPOINT
 
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_code.py")
-CHECKPOINT = "checkpoints/best.ckpt"
 # the test metric that decides promotion, and whether higher is better
 PRIMARY = {"classifier": ("test/acc", True), "language_model": ("test/loss", False)}
 EXAMPLES = {"classifier": "a gripping, beautifully acted film", "language_model": "ROMEO:"}

@@ -9,6 +9,9 @@ from lightning.pytorch.loggers import MLFlowLogger
 from mlflow.entities import RunTag
 from omegaconf import DictConfig
 
+# where a run's best checkpoint lives among its artifacts: what registration builds a model from
+CHECKPOINT_ARTIFACT = "checkpoints/best.ckpt"
+
 
 def is_embedded(tracking_uri: str) -> bool:
     return tracking_uri.startswith(("sqlite:", "file:")) or "://" not in tracking_uri

@@ -16,7 +16,7 @@ from lightning.pytorch.loggers import MLFlowLogger
 from omegaconf import DictConfig, OmegaConf
 
 from zoo.config import flatten
-from zoo.tracking import create_logger, run_tags
+from zoo.tracking import CHECKPOINT_ARTIFACT, create_logger, run_tags
 from zoo.training.builders import (
     build_callbacks,
     build_datamodule,
@@ -45,10 +45,15 @@ def _log_run_outputs(logger: MLFlowLogger, datamodule, checkpoint: str | None, o
                      log_checkpoint: bool) -> None:
     tokenizer_path = datamodule.save_tokenizer(output_dir / "tokenizer.json")
     logger.experiment.log_artifact(logger.run_id, str(tokenizer_path), "tokenizer")
-    if checkpoint and log_checkpoint:  # always as checkpoints/best.ckpt, what registration reads
-        with tempfile.TemporaryDirectory() as tmp:
-            shutil.copyfile(checkpoint, Path(tmp) / "best.ckpt")
-            logger.experiment.log_artifact(logger.run_id, str(Path(tmp) / "best.ckpt"), "checkpoints")
+    if not (checkpoint and log_checkpoint):
+        return
+    folder, name = CHECKPOINT_ARTIFACT.rsplit("/", 1)
+    if Path(checkpoint).name == name:
+        logger.experiment.log_artifact(logger.run_id, checkpoint, folder)
+        return
+    with tempfile.TemporaryDirectory() as tmp:  # a renamed ModelCheckpoint file: upload it under the contract name
+        shutil.copyfile(checkpoint, Path(tmp) / name)
+        logger.experiment.log_artifact(logger.run_id, str(Path(tmp) / name), folder)
 
 
 def run_training(
