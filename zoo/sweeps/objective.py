@@ -20,6 +20,7 @@ from zoo.errors import ZooError
 from zoo.sweeps.space import suggest, to_overrides
 from zoo.sweeps.spec import SweepSpec
 from zoo.sweeps.study import worker_id
+from zoo.tracking.store import create_child_run
 from zoo.training.pipeline import run_training
 
 
@@ -116,12 +117,10 @@ class TrialObjective:
 
     def _child_run(self, number: int, suffix: str = "", tags: dict[str, str] | None = None) -> str:
         """A run nested under the sweep's parent run, for trial `number`."""
-        return self.client.create_run(
-            self.experiment_id,
-            run_name=f"{self.spec.study_name}-trial-{number}{suffix}",
-            tags={"mlflow.parentRunId": self.parent_run_id, "optuna.study_name": self.spec.study_name,
-                  "optuna.trial_number": str(number), "zoo.sweep": self.spec.name, **(tags or {})},
-        ).info.run_id
+        return create_child_run(
+            self.client, self.experiment_id, self.parent_run_id, f"{self.spec.study_name}-trial-{number}{suffix}",
+            {"optuna.study_name": self.spec.study_name, "optuna.trial_number": str(number),
+             "zoo.sweep": self.spec.name, **(tags or {})})
 
     def _values(self, result: Any) -> list[float]:
         if result.best_value is None:

@@ -3,9 +3,6 @@ stop at the budget, at the failure limit or at the timeout, then report to MLflo
 
 from __future__ import annotations
 
-import logging
-import os
-import subprocess
 import sys
 import time
 import warnings
@@ -14,7 +11,6 @@ from pathlib import Path
 
 import mlflow
 import optuna
-import torch
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
@@ -24,6 +20,7 @@ from zoo.sweeps.objective import TrialObjective
 from zoo.sweeps.report import log_report, ranked, top_table
 from zoo.sweeps.spec import SweepSpec, check_against_config
 from zoo.sweeps.study import counts, fail_dead_local_trials, load_study, masked, open_storage, storage_url
+from zoo.sweeps.workers import apply_worker_threads, quiet_libraries, spawn_workers
 from zoo.tracking import ensure_experiment
 from zoo.tracking.registry import has_checkpoint, promote, register_run
 
@@ -116,18 +113,6 @@ def work(study: optuna.Study, spec: SweepSpec, objective: TrialObjective, deadli
             optuna.storages.fail_stale_trials(study)
 
 
-def _spawn_workers(spec: SweepSpec, argv: list[str]) -> int:
-    """Run N worker processes on this host; return how many exited with an error."""
-    threads = max(1, (os.cpu_count() or 1) // spec.workers)
-    env = {**os.environ, "ZOO_TORCH_THREADS": str(threads)}
-    workers = [subprocess.Popen([sys.executable, "-m", "zoo.sweep", *argv, "role=worker", f"worker_index={i + 1}"],
-                                env=env) for i in range(spec.workers)]
-    codes = [w.wait() for w in workers]
-    if any(codes):
-        print(f"error: worker exit codes {codes}; their output above says why", file=sys.stderr)
-    return sum(1 for c in codes if c)
-
-
 def _register_best(study: optuna.Study, spec: SweepSpec, client: mlflow.MlflowClient, tracking_uri: str,
                    parent: str, objective: TrialObjective) -> None:
     """The best trial becomes the `challenger` version, and champion only if it is better.
@@ -151,13 +136,10 @@ def _register_best(study: optuna.Study, spec: SweepSpec, client: mlflow.MlflowCl
 def run_sweep(spec: SweepSpec, argv: list[str], role: str = "launcher", worker_index: int = 0) -> SweepOutcome:
     """Launcher: check, resume, run (or spawn workers), report. Worker: run trials only."""
     start = time.time()
-    if "ZOO_TORCH_THREADS" in os.environ:
-        torch.set_num_threads(int(os.environ["ZOO_TORCH_THREADS"]))
-    optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own one line per trial instead
-    for name in ("lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    apply_worker_threads()
+    quiet_libraries()
     cfg = check_against_config(spec)
-    url = storage_url(spec)
+    url = storage_url(spec.storage)
     study = load_study(spec, open_storage(url), offset=1000 * worker_index)
     client = mlflow.MlflowClient(cfg.logger.tracking_uri)
     experiment_id = ensure_experiment(cfg.logger.tracking_uri, cfg.logger.experiment_name, cfg.logger.artifact_root)
@@ -182,7 +164,7 @@ def run_sweep(spec: SweepSpec, argv: list[str], role: str = "launcher", worker_i
         deadline = start + spec.timeout if spec.timeout else None
         worker_errors = 0
         if role == "launcher" and spec.workers > 1:
-            worker_errors = _spawn_workers(spec, argv)
+            worker_errors = spawn_workers("zoo.sweep", argv, spec.workers)
         else:
             work(study, spec, objective, deadline, failures)
         stopped = failures.exceeded()

@@ -22,9 +22,10 @@ HEARTBEAT_S = 10
 GRACE_S = 60
 
 
-def storage_url(spec: SweepSpec) -> str:
-    """The spec's storage, else ZOO_OPTUNA_STORAGE, else the embedded SQLite file."""
-    return spec.storage or os.environ.get("ZOO_OPTUNA_STORAGE") or f"sqlite:///{PROJECT_ROOT}/optuna.db"
+def storage_url(explicit: str | None = None) -> str:
+    """`explicit` (a spec's or the command line's), else ZOO_OPTUNA_STORAGE, else the embedded
+    SQLite file: sweeps and benchmarks share one storage, so workers find both."""
+    return explicit or os.environ.get("ZOO_OPTUNA_STORAGE") or f"sqlite:///{PROJECT_ROOT}/optuna.db"
 
 
 def masked(url: str) -> str:

@@ -20,6 +20,7 @@ from zoo.errors import ZooError
 from zoo.tracking.bundle import bundle_from_checkpoint
 from zoo.tracking.pyfunc import GENERATION_PARAMS, ZooTextModel
 from zoo.tracking.store import CHECKPOINT_ARTIFACT as CHECKPOINT
+from zoo.tracking.store import TRUNCATED_TAG
 
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_code.py")
 # the test metric that decides promotion, and whether higher is better
@@ -174,6 +175,9 @@ def promote(name: str, ref: str, tracking_uri: str) -> str:
     if key not in candidate.tags:
         raise ZooError(f"{name} v{candidate.version} has no {metric} (its run skipped the test split), so it "
                        "cannot be compared; retrain with test=true and register that run")
+    if candidate.tags.get(TRUNCATED_TAG) == "true":
+        raise ZooError(f"{name} v{candidate.version} was cut short by trainer.max_time, so its {metric} depends on "
+                       "the machine's speed; retrain it with an epoch or step budget (no trainer.max_time)")
     value = float(candidate.tags[key])
     try:
         champion = client.get_model_version_by_alias(name, "champion")

@@ -11,6 +11,8 @@ from omegaconf import DictConfig
 
 # where a run's best checkpoint lives among its artifacts: what registration builds a model from
 CHECKPOINT_ARTIFACT = "checkpoints/best.ckpt"
+# set to "true" on a run whose training `trainer.max_time` cut short
+TRUNCATED_TAG = "zoo.truncated"
 
 
 def is_embedded(tracking_uri: str) -> bool:
@@ -47,3 +49,10 @@ def create_logger(cfg: DictConfig, run_name: str, tags: dict[str, str], run_id: 
     if run_id is not None:  # tags are applied at creation only; an existing run gets them now
         logger.experiment.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in all_tags.items()])
     return logger
+
+
+def create_child_run(client: mlflow.MlflowClient, experiment_id: str, parent_run_id: str, name: str,
+                     tags: dict[str, str] | None = None) -> str:
+    """A run nested under `parent_run_id` (a sweep's trial, a benchmark's seed); returns its id."""
+    return client.create_run(experiment_id, run_name=name,
+                             tags={"mlflow.parentRunId": parent_run_id, **(tags or {})}).info.run_id

@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, Timer
 from lightning.pytorch.loggers import MLFlowLogger
 from omegaconf import DictConfig, OmegaConf
 
 from zoo.config import flatten
-from zoo.tracking import CHECKPOINT_ARTIFACT, create_logger, run_tags
+from zoo.tracking import CHECKPOINT_ARTIFACT, TRUNCATED_TAG, create_logger, run_tags
 from zoo.training.builders import (
     build_callbacks,
     build_datamodule,
@@ -56,6 +56,14 @@ def _log_run_outputs(logger: MLFlowLogger, datamodule, checkpoint: str | None, o
         logger.experiment.log_artifact(logger.run_id, str(Path(tmp) / name), folder)
 
 
+def cut_by_time(trainer: L.Trainer) -> bool:
+    """Whether `trainer.max_time` ended training: such a run saw as many batches as the machine
+    managed, so it is not reproducible elsewhere (tagged `zoo.truncated`, refused by benchmarks
+    and promotion)."""
+    timers = [c for c in trainer.callbacks if isinstance(c, Timer)]
+    return any((t.time_remaining() or 0.0) <= 0 for t in timers)
+
+
 def run_training(
     cfg: DictConfig,
     extra_callbacks: Sequence[Callback] = (),
@@ -83,6 +91,9 @@ def run_training(
     try:
         _log_run_inputs(logger, cfg, module.num_parameters(), datamodule.split_sizes())
         trainer.fit(module, datamodule=datamodule)
+        truncated = cut_by_time(trainer)
+        if truncated:
+            logger.experiment.set_tag(logger.run_id, TRUNCATED_TAG, "true")
         checkpoint_cb = trainer.checkpoint_callback
         best_checkpoint = None
         best_value = None
@@ -112,4 +123,5 @@ def run_training(
         output_dir=str(output_dir),
         num_parameters=module.num_parameters(),
         seconds=time.perf_counter() - start,
+        truncated=truncated,
     )

@@ -19,6 +19,7 @@ class TrainResult:
     output_dir: str = ""
     num_parameters: int = 0
     seconds: float = 0.0
+    truncated: bool = False  # trainer.max_time ended training: not a fixed-budget result
 
 
 def format_summary(result: TrainResult) -> str:
@@ -34,6 +35,9 @@ def format_summary(result: TrainResult) -> str:
     ]
     if result.best_value is not None:
         lines.append(f" best {result.monitor:<10} {result.best_value:.4f}")
+    if result.truncated:
+        lines.append(" TRUNCATED       trainer.max_time stopped training: the figures depend on this machine's "
+                     "speed (tag zoo.truncated=true; benchmarks and promotion refuse it)")
     for key in sorted(result.metrics):
         lines.append(f" {key:<15} {result.metrics[key]:.4f}")
     lines += [

@@ -1,0 +1,92 @@
+"""Statistics for runs repeated over seeds or folds: mean, spread, a 95% interval for the
+mean, and Welch's test for two recipes. scipy does the distributions; this module only
+fixes the conventions every report uses (sample std with ddof=1, Student-t intervals)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Mean over n runs, sample standard deviation and a Student-t 95% interval of the mean.
+    With one run the spread is unknown: std is 0 and the interval is the value itself."""
+
+    mean: float
+    std: float
+    ci95_low: float
+    ci95_high: float
+    n: int
+
+    def text(self, digits: int = 4) -> str:
+        """`0.8451 ± 0.0043 (n=5)`: how every table prints a repeated figure."""
+        return f"{self.mean:.{digits}f} ± {self.std:.{digits}f} (n={self.n})"
+
+
+def summarize(values: Sequence[float]) -> Summary:
+    data = np.asarray(list(values), dtype=float)
+    if data.size == 0:
+        raise ValueError("no values to summarize")
+    mean = float(data.mean())
+    if data.size == 1:
+        return Summary(mean, 0.0, mean, mean, 1)
+    std = float(data.std(ddof=1))
+    half = float(stats.t.ppf(0.975, data.size - 1)) * std / math.sqrt(data.size)
+    return Summary(mean, std, mean - half, mean + half, int(data.size))
+
+
+def metric_summaries(runs: Sequence[dict[str, float]], prefixes: tuple[str, ...] = ("test/", "val/best")
+                     ) -> dict[str, Summary]:
+    """{metric: Summary} for every metric whose name starts with one of `prefixes` and that
+    every run logged (a metric some runs lack would mix different populations)."""
+    if not runs:
+        return {}
+    common = set.intersection(*(set(r) for r in runs))
+    return {key: summarize([r[key] for r in runs]) for key in sorted(common) if key.startswith(prefixes)}
+
+
+def summary_metrics(summaries: dict[str, Summary]) -> dict[str, float]:
+    """The MLflow keys of a benchmark parent: `<metric>_mean`, `_std`, `_ci95_low`, `_ci95_high`."""
+    out: dict[str, float] = {}
+    for key, s in summaries.items():
+        out.update({f"{key}_mean": s.mean, f"{key}_std": s.std, f"{key}_ci95_low": s.ci95_low,
+                    f"{key}_ci95_high": s.ci95_high})
+    return out
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Mean of `a` minus mean of `b`, its Welch 95% interval and two-sided p-value."""
+
+    a: Summary
+    b: Summary
+    difference: float
+    ci95_low: float
+    ci95_high: float
+    p_value: float
+
+    def text(self, digits: int = 4) -> str:
+        return (f"difference {self.difference:+.{digits}f} (95% CI {self.ci95_low:+.{digits}f} to "
+                f"{self.ci95_high:+.{digits}f}), Welch p = {self.p_value:.3g}")
+
+
+def welch(a: Sequence[float], b: Sequence[float]) -> Comparison:
+    """Welch's unequal-variance t-test: is recipe a's mean different from recipe b's?
+    Needs two runs on each side; identical constant samples give p = 1."""
+    x, y = np.asarray(list(a), dtype=float), np.asarray(list(b), dtype=float)
+    if x.size < 2 or y.size < 2:
+        raise ValueError(f"Welch's test needs at least 2 runs on each side (got {x.size} and {y.size})")
+    difference = float(x.mean() - y.mean())
+    vx, vy = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
+    if vx + vy == 0:
+        return Comparison(summarize(x), summarize(y), difference, difference, difference,
+                          1.0 if difference == 0 else 0.0)
+    result = stats.ttest_ind(x, y, equal_var=False)
+    interval = result.confidence_interval(0.95)
+    return Comparison(summarize(x), summarize(y), difference, float(interval.low), float(interval.high),
+                      float(result.pvalue))
