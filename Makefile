@@ -24,11 +24,15 @@ PORT ?= 5000
 OVERRIDES := $(if $(TASK),task=$(TASK)) $(if $(DATA),data=$(DATA)) $(if $(MODEL),model=$(MODEL)) $(ARGS)
 
 RUN_ID ?=
+ENSEMBLE ?=
 NAME ?=
+EXPERIMENT ?=
+SEEDS ?=
+FOLDS ?=
 VERSION ?= challenger
 SERVE_PORT ?= 5001
 
-.PHONY: help install test test-slow lint data train sweep register promote serve zoo reproduce bench ui clean
+.PHONY: help install test test-slow lint data train sweep benchmark register promote serve zoo reproduce bench ui clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -58,8 +62,11 @@ train: data ## train a recipe: make train TASK=sentiment MODEL=bilstm DATA=sst2 
 sweep: data ## Optuna sweep (resumes on rerun): make sweep SWEEP=sentiment_sst2 N_TRIALS=12 WORKERS=2 ARGS="pruner=none"
 	$(PY) -m zoo.sweep sweep=$(SWEEP) $(if $(N_TRIALS),n_trials=$(N_TRIALS)) $(if $(WORKERS),workers=$(WORKERS)) $(ARGS)
 
-register: ## register a finished run in the zoo and promote it on merit: make register RUN_ID=<mlflow run id>
-	$(PY) -m zoo.register run_id=$(RUN_ID)
+benchmark: data ## recipes over seeds (and folds): make benchmark EXPERIMENT=sst2_bilstm,trec_bilstm SEEDS=5 [FOLDS=10] [WORKERS=2]
+	$(PY) -m zoo.benchmark $(if $(EXPERIMENT),experiment=$(EXPERIMENT)) seeds=$(or $(SEEDS),5) $(if $(FOLDS),folds=$(FOLDS)) $(if $(WORKERS),workers=$(WORKERS)) $(OVERRIDES)
+
+register: ## register a run (RUN_ID=) or a benchmark's seed ensemble (ENSEMBLE=<parent run id>), promote on merit
+	$(PY) -m zoo.register $(if $(ENSEMBLE),ensemble=$(ENSEMBLE),run_id=$(RUN_ID))
 
 promote: ## make a version champion if it beats the current one: make promote NAME=sst2-sentiment VERSION=3
 	$(PY) -m zoo.promote model=$(NAME) version=$(VERSION)
@@ -68,8 +75,8 @@ serve: ## REST server for a registered model: make serve MODEL=models:/sst2-sent
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" MLFLOW_TRACKING_URI="$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}" \
 	  $(VENV)/bin/mlflow models serve -m "$(MODEL)" --env-manager local -h $(HOST) -p $(SERVE_PORT)
 
-zoo: data ## train every conf/experiment recipe, register each, write ZOO.md + docs/zoo.png (about 23 min)
-	$(PY) -m zoo.model_zoo $(ARGS)
+zoo: data ## train every conf/experiment recipe (SEEDS=3: over seeds), register each, write ZOO.md + docs/zoo.png
+	$(PY) -m zoo.model_zoo $(if $(SEEDS),seeds=$(SEEDS)) $(ARGS)
 
 reproduce: data ## retrain a registered model from its logged config and compare: make reproduce MODEL=models:/sst2-sentiment/1
 	$(PY) -m zoo.reproduce model=$(MODEL) $(ARGS)

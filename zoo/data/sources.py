@@ -2,8 +2,9 @@
 
 Every format ends in the same shape: a `DatasetDict` with `train`, `validation` and
 `test`, a `text` column and, for classification, a string `label` column. Splits the
-files do not provide are carved (validation from train with a fixed seed, or the three
-splits of one text by position), through `datasets` operations so results are cached.
+files do not provide are carved (test stratified from train or as one cross-validation
+fold, then validation from the rest, all with the fixed split_seed; or the three splits of
+one text by position), through `datasets` operations so results are cached.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import datasets
 
 from zoo.data.spec import SPLITS, DatasetSpec, SourceSpec
+from zoo.data.splitting import holdout, kfold
 from zoo.errors import DataError
 
 MAKE_DATA_HINT = (
@@ -46,9 +48,12 @@ def _load(builder: str, data_files: dict[str, Any], cache_dir: str, **kwargs: An
         return datasets.load_dataset(builder, data_files=data_files, cache_dir=cache_dir, **kwargs)
     except Exception as err:  # noqa: BLE001 - the library raises many types for bad files
         cause = err.__cause__ or err
+        hint = ""
+        if isinstance(cause, UnicodeDecodeError):
+            hint = "; set encoding in the dataset YAML's source (e.g. latin-1)"
         raise DataError(
             f"could not read {sorted({str(v) for v in data_files.values()})} as {builder}: "
-            f"{type(cause).__name__}: {cause}".splitlines()[0]
+            f"{type(cause).__name__}: {cause}".splitlines()[0] + hint
         ) from None
 
 
@@ -58,22 +63,29 @@ def _require_columns(ds: datasets.DatasetDict, columns: list[str], source: Sourc
         if missing:
             raise DataError(
                 f"split {split!r} ({source.splits.get(split)}) has no column(s) {missing}; "
-                f"it has {part.column_names}. Set text_column/label_column or column_names "
+                f"it has {part.column_names}. Set text_column(s)/label_column or column_names "
                 "in the dataset YAML."
             )
+
+
+def _text_columns(source: SourceSpec) -> list[str]:
+    return list(source.text_columns or [source.text_column])
+
+
+def _source_columns(spec: DatasetSpec) -> list[str]:
+    return _text_columns(spec.source) + ([spec.source.label_column] if spec.is_classification else [])
 
 
 def _load_table(spec: DatasetSpec, cache_dir: str) -> datasets.DatasetDict:
     source = spec.source
     files = {split: _local_file(source, name) for split, name in source.splits.items()}
-    options: dict[str, Any] = {"delimiter": "\t" if source.format == "tsv" else ","}
+    options: dict[str, Any] = {"delimiter": "\t" if source.format == "tsv" else ",", "encoding": source.encoding}
     if source.format == "tsv":
         options["quoting"] = 3  # csv.QUOTE_NONE: quotes are text in these corpora
     if source.column_names:
         options.update(column_names=list(source.column_names), header=0)
     ds = _load("csv", files, cache_dir, **options)
-    columns = [source.text_column] + ([source.label_column] if spec.is_classification else [])
-    _require_columns(ds, columns, source)
+    _require_columns(ds, _source_columns(spec), source)
     return ds
 
 
@@ -90,7 +102,7 @@ def _split_label_prefix(batch: dict[str, list], level: str) -> dict[str, list]:
 
 def _load_label_prefix(spec: DatasetSpec, cache_dir: str) -> datasets.DatasetDict:
     files = {split: _local_file(spec.source, name) for split, name in spec.source.splits.items()}
-    ds = _load("text", files, cache_dir)
+    ds = _load("text", files, cache_dir, encoding=spec.source.encoding)
     ds = ds.filter(lambda row: bool(row["text"].strip()))
     return ds.map(_split_label_prefix, batched=True, fn_kwargs={"level": spec.label_level})
 
@@ -105,7 +117,8 @@ def _load_label_files(spec: DatasetSpec, cache_dir: str) -> datasets.DatasetDict
             )
         parts = []
         for label, name in sorted(per_label.items()):
-            part = _load("text", {"train": _local_file(spec.source, name)}, cache_dir)["train"]
+            file = _local_file(spec.source, name)
+            part = _load("text", {"train": file}, cache_dir, encoding=spec.source.encoding)["train"]
             part = part.filter(lambda row: bool(row["text"].strip()))
             parts.append(part.map(lambda _, lab=str(label): {"label": lab}))
         out[split] = datasets.concatenate_datasets(parts)
@@ -114,7 +127,7 @@ def _load_label_files(spec: DatasetSpec, cache_dir: str) -> datasets.DatasetDict
 
 def _load_text(spec: DatasetSpec, cache_dir: str) -> datasets.DatasetDict:
     files = {split: _local_file(spec.source, name) for split, name in spec.source.splits.items()}
-    return _load("text", files, cache_dir, sample_by="document")
+    return _load("text", files, cache_dir, sample_by="document", encoding=spec.source.encoding)
 
 
 def _load_hub(spec: DatasetSpec, cache_dir: str) -> datasets.DatasetDict:
@@ -133,6 +146,7 @@ def _load_hub(spec: DatasetSpec, cache_dir: str) -> datasets.DatasetDict:
     if unknown:
         raise DataError(f"hub dataset {source.path} has no split(s) {unknown}; it has {sorted(loaded)}")
     ds = datasets.DatasetDict({split: loaded[name] for split, name in source.splits.items()})
+    _require_columns(ds, _source_columns(spec), source)
     label = source.label_column
     if spec.is_classification and isinstance(ds["train"].features.get(label), datasets.ClassLabel):
         names = ds["train"].features[label].names
@@ -155,9 +169,13 @@ def _normalise(spec: DatasetSpec, ds: datasets.DatasetDict) -> datasets.DatasetD
     """Keep `text` (and a string `label`), mapping raw labels through label_names."""
     source = spec.source
     names = source.label_names
+    columns = _text_columns(source)
 
     def rename(batch: dict[str, list]) -> dict[str, list]:
-        out = {"text": ["" if t is None else str(t) for t in batch[source.text_column]]}
+        if len(columns) == 1:
+            out = {"text": ["" if t is None else str(t) for t in batch[columns[0]]]}
+        else:
+            out = {"text": [_join(parts) for parts in zip(*(batch[c] for c in columns), strict=True)]}
         if spec.is_classification:
             out["label"] = [names.get(str(v), str(v)) for v in batch[source.label_column]]
         return out
@@ -169,6 +187,12 @@ def _normalise(spec: DatasetSpec, ds: datasets.DatasetDict) -> datasets.DatasetD
         ]).select_columns(keep)
         for split, part in ds.items()
     })
+
+
+def _join(parts: tuple[Any, ...]) -> str:
+    """text_columns: non-empty parts joined with one space (a missing title is no gap)."""
+    texts = ("" if p is None or p != p else str(p).strip() for p in parts)  # p != p: NaN
+    return " ".join(t for t in texts if t)
 
 
 def _cut_by_position(batch: dict[str, list], fractions: list[float]) -> dict[str, list]:
@@ -196,6 +220,13 @@ def _carve(spec: DatasetSpec, ds: datasets.DatasetDict) -> datasets.DatasetDict:
             split: whole.filter(lambda row, s=split: row["split"] == s).remove_columns("split")
             for split in SPLITS
         })
+    if spec.cv_folds:
+        train, test = kfold(ds["train"], spec.cv_folds, spec.cv_fold, spec.split_seed)
+        ds = datasets.DatasetDict({**ds, "train": train, "test": test})
+    elif "test" not in ds and source.test_fraction:
+        what = f"a test split (data.{spec.source_name}.test_fraction={source.test_fraction}) from train"
+        train, test = holdout(ds["train"], source.test_fraction, spec.split_seed, what)
+        ds = datasets.DatasetDict({**ds, "train": train, "test": test})
     if "validation" not in ds and source.validation_fraction:
         carved = ds["train"].train_test_split(
             test_size=source.validation_fraction, seed=spec.split_seed, shuffle=True
@@ -205,7 +236,7 @@ def _carve(spec: DatasetSpec, ds: datasets.DatasetDict) -> datasets.DatasetDict:
     if missing:
         raise DataError(
             f"dataset {spec.name} has no {missing} split(s): name a file for each in "
-            "splits, or set validation_fraction (classification) / split_by_position (text)"
+            "splits, or set validation_fraction/test_fraction (classification) / split_by_position (text)"
         )
     return ds
 

@@ -28,11 +28,14 @@ class SourceSpec:
     path: str | None = None
     name: str | None = None
     text_column: str = "text"
+    text_columns: list[str] | None = None  # several columns joined with a space (csv/tsv/hub)
     label_column: str = "label"
     column_names: list[str] | None = None
     label_names: dict[str, str] = field(default_factory=dict)
     validation_fraction: float | None = None
+    test_fraction: float | None = None  # stratified test split carved from train
     split_by_position: list[float] | None = None
+    encoding: str = "utf-8"  # of local files (MR ships latin-1)
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,8 @@ class DatasetSpec:
     eval_batch_size: int = 256
     max_length: int = 256
     bptt: int = 128
+    cv_folds: int | None = None  # stratified K-fold: fold cv_fold of train is the test split
+    cv_fold: int = 0
 
     @property
     def is_classification(self) -> bool:
@@ -100,10 +105,11 @@ def parse_dataset_spec(cfg: DictConfig | dict[str, Any]) -> DatasetSpec:
         raise ConfigError(
             f"data.{source_name}.format={source.format!r}; choose one of {', '.join(FORMATS)}"
         )
-    if source.validation_fraction is not None and not 0 < float(source.validation_fraction) < 1:
-        raise ConfigError(f"data.{source_name}.validation_fraction={source.validation_fraction} must be in (0, 1)")
+    for key in ("validation_fraction", "test_fraction"):
+        _check_fraction(getattr(source, key), f"data.{source_name}.{key}")
     if "train" not in source.splits:
         raise ConfigError(f"data.{source_name}.splits must name a train split")
+    _check_text_columns(source, source_values, f"data.{source_name}")
     tokenizer = _build(TokenizerSpec, dict(data.pop("tokenizer", {}) or {}), "data.tokenizer")
     if tokenizer.level not in ("word", "char"):
         raise ConfigError(f"data.tokenizer.level={tokenizer.level!r}; choose word or char")
@@ -119,4 +125,61 @@ def parse_dataset_spec(cfg: DictConfig | dict[str, Any]) -> DatasetSpec:
     for key in ("batch_size", "eval_batch_size", "max_length", "bptt"):
         if int(getattr(spec, key)) < 1:
             raise ConfigError(f"data.{key}={getattr(spec, key)} must be >= 1")
+    _check_test_split(spec)
     return spec
+
+
+def _check_fraction(value: Any, where: str) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        raise ConfigError(f"{where}={value!r} must be a number in (0, 1), e.g. 0.1 for 10% of train")
+
+
+def _check_text_columns(source: SourceSpec, given: dict[str, Any], where: str) -> None:
+    """Several text columns only make sense for tabular sources, and only instead of one."""
+    columns = source.text_columns
+    if columns is None:
+        return
+    if not isinstance(columns, list) or not columns or not all(isinstance(c, str) and c for c in columns):
+        raise ConfigError(
+            f"{where}.text_columns={columns!r} must list the column names to join, "
+            "e.g. [title, description]; for one column use text_column"
+        )
+    if source.format not in ("csv", "tsv", "hub"):
+        raise ConfigError(f"{where}.text_columns works with format csv, tsv or hub, not {source.format}")
+    if "text_column" in given:
+        raise ConfigError(
+            f"{where} sets both text_column and text_columns; keep text_columns and remove text_column"
+        )
+
+
+def _check_test_split(spec: DatasetSpec) -> None:
+    """test_fraction and cv_folds each make the test split; with cv_folds the folds decide it
+    (test_fraction is the split used without cross-validation), never beside a test file."""
+    where = f"data.{spec.source_name}"
+    source, folds, fold = spec.source, spec.cv_folds, spec.cv_fold
+    if not spec.is_classification and (folds is not None or source.test_fraction is not None):
+        raise ConfigError(
+            f"data.cv_folds/{where}.test_fraction need a classification dataset; {spec.name} is "
+            "kind: text (use split_by_position)"
+        )
+    test_file = source.splits.get("test")
+    if source.test_fraction is not None and test_file is not None:
+        raise ConfigError(
+            f"{where}.test_fraction carves a test split, but {where}.splits already names one "
+            f"({test_file}); remove splits.test or set {where}.test_fraction=null"
+        )
+    if folds is None:
+        if fold != 0:
+            raise ConfigError(f"data.cv_fold={fold!r} needs data.cv_folds (e.g. data.cv_folds=10)")
+        return
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+        raise ConfigError(f"data.cv_folds={folds!r} must be an integer >= 2 (e.g. 10), or null for no CV")
+    if isinstance(fold, bool) or not isinstance(fold, int) or not 0 <= fold < folds:
+        raise ConfigError(f"data.cv_fold={fold!r} must be an integer in 0..{folds - 1} for data.cv_folds={folds}")
+    if test_file is not None:
+        raise ConfigError(
+            f"data.cv_folds={folds} makes the test split from folds of train, but {where}.splits "
+            f"names a test split ({test_file}); remove it (~{where}.splits.test) or set data.cv_folds=null"
+        )

@@ -14,6 +14,7 @@ from tokenizers import Tokenizer
 
 from zoo.errors import ZooError
 from zoo.models import LanguageModelNetwork, LSTMSpec, SequenceClassifier
+from zoo.models.ensemble import ProbabilityAverage
 
 FORMAT = "lstm-zoo/1"
 
@@ -50,14 +51,39 @@ def load_bundle(path: str | Path) -> dict[str, Any]:
     return bundle
 
 
+def ensemble_bundle(bundles: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
+    """One bundle holding the weights of several classifiers of one recipe (`members`);
+    they must share the task, the sizes and the tokenizer, or their outputs do not line up."""
+    first = bundles[0]
+    if first["task"] != "classifier":
+        raise ZooError("a seed ensemble averages class probabilities, so it needs classifiers; "
+                       f"{names[0]} is a {first['task']}")
+    for bundle, name in zip(bundles[1:], names[1:], strict=True):
+        if bundle["task"] != first["task"]:
+            raise ZooError(f"{name} is a {bundle['task']} and {names[0]} a {first['task']}: an ensemble needs one task")
+        if bundle["tokenizer_json"] != first["tokenizer_json"]:
+            raise ZooError(f"{name} and {names[0]} have different tokenizers (cross-validation folds, or another "
+                           "dataset): an ensemble needs runs of one recipe over seeds on the same data")
+        if bundle["hparams"] != first["hparams"]:
+            raise ZooError(f"{name} and {names[0]} are different architectures: an ensemble needs one recipe")
+    return {**first, "state_dict": {}, "members": [b["state_dict"] for b in bundles]}
+
+
 def build_network(bundle: dict[str, Any]) -> tuple[torch.nn.Module, Tokenizer]:
-    """The eval-mode network and tokenizer described by a bundle."""
+    """The eval-mode network (or seed ensemble) and tokenizer described by a bundle."""
     hp = bundle["hparams"]
     spec = LSTMSpec.from_config(hp["model"])
-    network: torch.nn.Module
-    if bundle["task"] == "classifier":
-        network = SequenceClassifier(spec, hp["vocab_size"], hp["num_classes"], hp["pad_id"], hp.get("pooling", "last"))
-    else:
-        network = LanguageModelNetwork(spec, hp["vocab_size"], hp.get("tie_weights", False))
-    network.load_state_dict(bundle["state_dict"])
+
+    def one(state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:
+        network: torch.nn.Module
+        if bundle["task"] == "classifier":
+            network = SequenceClassifier(spec, hp["vocab_size"], hp["num_classes"], hp["pad_id"],
+                                         hp.get("pooling", "last"))
+        else:
+            network = LanguageModelNetwork(spec, hp["vocab_size"], hp.get("tie_weights", False))
+        network.load_state_dict(state_dict)
+        return network
+
+    network = ProbabilityAverage([one(s) for s in bundle["members"]]) if bundle.get("members") else one(
+        bundle["state_dict"])
     return network.eval(), Tokenizer.from_str(bundle["tokenizer_json"])

@@ -12,6 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import mlflow  # noqa: E402
 
+from zoo.tracking.merit import merit, tag_key  # noqa: E402
+
 
 @dataclass
 class Row:
@@ -23,38 +25,59 @@ class Row:
     width: int
     params: int
     metric: str
-    value: float
+    value: float  # the seed mean when the recipe was benchmarked over seeds
     best_val: float
     reference: str
     reference_value: float
     minutes: float
     uri: str
     aliases: list[str]
+    std: float | None = None  # over seeds; None for a single run
+    n: int = 1
+    ensemble: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.recipe} (ensemble of {self.n})" if self.ensemble else self.recipe
+
+    def figure(self) -> str:
+        if self.ensemble or self.std is None:
+            return f"{self.metric} {self.value:.4f}"
+        return f"{self.metric} {self.value:.4f} ± {self.std:.4f} ({self.n})"
+
+
+def _row(client: mlflow.MlflowClient, recipe: str, newest) -> Row:
+    version = client.get_model_version(newest.name, newest.version)  # search results carry no aliases
+    run = client.get_run(version.run_id)
+    p, m, tags = run.data.params, run.data.metrics, version.tags
+    classifier = tags.get("task_kind") == "classifier"
+    metric = "test/acc" if classifier else "test/loss"
+    ensemble = tags.get("zoo.ensemble") == "true"
+    value, _ = merit(tags, metric)
+    key = tag_key(metric)
+    seeds = f"{key}_std" in tags and not ensemble
+    best_val = float(tags["val_best_mean"]) if seeds and "val_best_mean" in tags else m.get("val/best", float("nan"))
+    return Row(
+        recipe=recipe, task=p["task.name"], dataset=p["data.name"], variant=tags["variant"],
+        depth=int(tags["depth"]), width=int(tags["width"]), params=int(tags["params"]),
+        metric=metric, value=value, best_val=best_val,
+        reference=p.get("zoo_entry.reference", ""), reference_value=float(p.get("zoo_entry.reference_value", "nan")),
+        minutes=(run.info.end_time - run.info.start_time) / 60000, uri=f"models:/{version.name}/{version.version}",
+        aliases=sorted(version.aliases), std=float(tags[f"{key}_std"]) if seeds else None,
+        n=int(tags.get("n_members" if ensemble else "n_seeds", "1")), ensemble=ensemble,
+    )
 
 
 def rows(tracking_uri: str, recipes: list[str]) -> list[Row]:
-    """The newest registered version of each recipe."""
+    """The newest registered version of each recipe, and the newest seed ensemble of it."""
     client = mlflow.MlflowClient(tracking_uri)
     found: list[Row] = []
     for recipe in recipes:
         versions = client.search_model_versions(f"tags.`zoo.recipe` = '{recipe}'")
-        if not versions:
-            continue
-        newest = max(versions, key=lambda v: int(v.version))
-        version = client.get_model_version(newest.name, newest.version)  # search results carry no aliases
-        run = client.get_run(version.run_id)
-        p, m = run.data.params, run.data.metrics
-        classifier = version.tags.get("task_kind") == "classifier"
-        metric = "test/acc" if classifier else "test/loss"
-        found.append(Row(
-            recipe=recipe, task=p["task.name"], dataset=p["data.name"], variant=version.tags["variant"],
-            depth=int(version.tags["depth"]), width=int(version.tags["width"]), params=int(version.tags["params"]),
-            metric=metric, value=m[metric], best_val=m.get("val/best", float("nan")),
-            reference=p.get("zoo_entry.reference", ""),
-            reference_value=float(p.get("zoo_entry.reference_value", "nan")),
-            minutes=(run.info.end_time - run.info.start_time) / 60000, uri=f"models:/{version.name}/{version.version}",
-            aliases=sorted(version.aliases),
-        ))
+        for ensemble in (False, True):
+            kind = [v for v in versions if (v.tags.get("zoo.ensemble") == "true") == ensemble]
+            if kind:
+                found.append(_row(client, recipe, max(kind, key=lambda v: int(v.version))))
     return found
 
 
@@ -63,45 +86,50 @@ def markdown(table: list[Row]) -> str:
         "# lstm-zoo leaderboard",
         "",
         "Written by `make zoo` from the MLflow Model Registry (newest version of each recipe in",
-        "`conf/experiment/`, seed 0, this repository's CPU machine). Classifiers: test accuracy;",
+        "`conf/experiment/`, this repository's 2-core CPU machine). Classifiers: test accuracy;",
         "the language model: test loss in nats/char (its best validation loss is what the",
-        "reference reports).",
+        "reference reports). A figure `mean ± std (n)` is over n seeds (`make zoo SEEDS=n`); the",
+        "registry holds the seed-0 model of each recipe, tagged with those statistics. An",
+        "`(ensemble of n)` row is one model averaging the class probabilities of the n seed models.",
         "",
         "| recipe | task | dataset | variant | depth | width | parameters | test metric | best val | "
         "published reference | training time | registry |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in table:
-        metric = f"{r.metric} {r.value:.4f}"
         aliases = f" ({', '.join(r.aliases)})" if r.aliases else ""
-        lines.append(f"| {r.recipe} | {r.task} | {r.dataset} | {r.variant} | {r.depth} | {r.width} | {r.params:,} | "
-                     f"{metric} | {r.best_val:.4f} | {r.reference} | {r.minutes:.1f} min | `{r.uri}`{aliases} |")
+        lines.append(f"| {r.label} | {r.task} | {r.dataset} | {r.variant} | {r.depth} | {r.width} | {r.params:,} | "
+                     f"{r.figure()} | {r.best_val:.4f} | {r.reference} | {r.minutes:.1f} min | `{r.uri}`{aliases} |")
     lines += ["", "![test metric per recipe against the published reference](docs/zoo.png)", ""]
     return "\n".join(lines)
 
 
 def plot(table: list[Row], path: Path) -> None:
-    """Classifier accuracy (%) and LM loss side by side, each with its reference marked."""
+    """Classifier accuracy (%) and LM loss side by side, error bars of one std over seeds,
+    each with its reference marked; legends below the axes so they never hide a bar."""
     classifiers = [r for r in table if r.metric == "test/acc"]
     models = [r for r in table if r.metric != "test/acc"]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [max(len(classifiers), 1),
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5), gridspec_kw={"width_ratios": [max(len(classifiers), 1),
                                                                                    max(len(models), 1) + 1]})
     for ax, group, scale, label in ((axes[0], classifiers, 100, "test accuracy (%)"),
                                     (axes[1], models, 1, "loss (nats/char)")):
-        names = [r.recipe for r in group]
-        ax.bar(names, [r.value * scale for r in group], color="#4c72b0", label="zoo (test)")
+        names = [r.label for r in group]
+        errors = [(r.std or 0.0) * scale for r in group]
+        colors = ["#8172b3" if r.ensemble else "#4c72b0" for r in group]
+        ax.bar(names, [r.value * scale for r in group], yerr=errors, capsize=4, color=colors,
+               label="zoo (test, mean ± std over seeds)")
         if scale == 1:
             ax.bar(names, [r.best_val for r in group], color="#55a868", width=0.4, label="zoo (best val)")
         ax.scatter(names, [r.reference_value for r in group], color="#c44e52", marker="D", zorder=3,
                    label="published reference")
         ax.set_ylabel(label)
-        ax.tick_params(axis="x", rotation=20)
+        ax.tick_params(axis="x", rotation=25)
         if scale == 100 and group:
             low = min(min(r.value * 100 for r in group), min(r.reference_value for r in group))
             ax.set_ylim(low - 8, 100)
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35), fontsize=8, ncol=2, frameon=False)
     fig.suptitle("lstm-zoo recipes against published numbers")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)

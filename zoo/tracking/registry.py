@@ -18,6 +18,7 @@ from mlflow.types import ColSpec, DataType, Schema
 
 from zoo.errors import ZooError
 from zoo.tracking.bundle import bundle_from_checkpoint
+from zoo.tracking.merit import merit
 from zoo.tracking.pyfunc import GENERATION_PARAMS, ZooTextModel
 from zoo.tracking.store import CHECKPOINT_ARTIFACT as CHECKPOINT
 from zoo.tracking.store import TRUNCATED_TAG
@@ -84,7 +85,7 @@ def _tags(run: mlflow.entities.Run, task: str, sweep_run_id: str | None) -> dict
     tags.update({k: v for k, v in t.items() if k.startswith(("data.sha256.", "zoo."))})
     parent = sweep_run_id or t.get("mlflow.parentRunId")
     if parent:
-        tags["sweep_run_id"] = parent
+        tags["sweep_run_id" if sweep_run_id or "zoo.sweep" in t else "parent_run_id"] = parent
     return tags
 
 
@@ -100,24 +101,48 @@ def _requirements() -> list[str]:
     return [*pins, f"torch=={torch.__version__.split('+')[0]}"]
 
 
-def register_run(run_id: str, tracking_uri: str, alias: str | None = "challenger",
-                 sweep_run_id: str | None = None) -> Registered:
-    """Register run `run_id` (once: a second call returns the existing version)."""
-    mlflow.set_tracking_uri(tracking_uri)
-    client = mlflow.MlflowClient(tracking_uri)
-    run = _get_run(client, run_id)
-    name = model_name(run)
+def existing_version(client: mlflow.MlflowClient, name: str, run_id: str, alias: str | None,
+                     extra_tags: dict[str, str] | None = None) -> Registered | None:
+    """The version already registered from `run_id` (its alias and `extra_tags` brought up
+    to date), or None: registering a run twice must not make two versions."""
     for existing in client.search_model_versions(f"name='{name}' and run_id='{run_id}'"):
+        for key, value in (extra_tags or {}).items():
+            client.set_model_version_tag(name, existing.version, key, value)
         if alias:
             client.set_registered_model_alias(name, alias, existing.version)
         return Registered(name, str(existing.version), created=False)
+    return None
+
+
+def register_run(run_id: str, tracking_uri: str, alias: str | None = "challenger",
+                 sweep_run_id: str | None = None, extra_tags: dict[str, str] | None = None) -> Registered:
+    """Register run `run_id` (once: a second call returns the existing version, with
+    `extra_tags`, e.g. the seed statistics of its recipe, brought up to date)."""
+    mlflow.set_tracking_uri(tracking_uri)
+    client = mlflow.MlflowClient(tracking_uri)
+    run = _get_run(client, run_id)
+    found = existing_version(client, model_name(run), run_id, alias, extra_tags)
+    if found:
+        return found
     with tempfile.TemporaryDirectory() as tmp:
         try:
             checkpoint = client.download_artifacts(run_id, CHECKPOINT, tmp)
         except (MlflowException, OSError):
             raise ZooError(f"run {run_id} has no {CHECKPOINT} artifact to register") from None
-        max_length = run.data.params.get("data.max_length")
-        bundle = bundle_from_checkpoint(checkpoint, int(max_length) if max_length not in (None, "None") else None)
+        bundle = bundle_from_checkpoint(checkpoint, logged_max_length(run))
+    return register_bundle(client, run, bundle, alias, sweep_run_id, extra_tags)
+
+
+def logged_max_length(run: mlflow.entities.Run) -> int | None:
+    max_length = run.data.params.get("data.max_length")
+    return int(max_length) if max_length not in (None, "None") else None
+
+
+def register_bundle(client: mlflow.MlflowClient, run: mlflow.entities.Run, bundle: dict, alias: str | None,
+                    sweep_run_id: str | None = None, extra_tags: dict[str, str] | None = None) -> Registered:
+    """Log `bundle` as the text-in pyfunc into `run` (status and end time kept) and register it."""
+    run_id, name = run.info.run_id, model_name(run)
+    with tempfile.TemporaryDirectory() as tmp:
         bundle_path = Path(tmp) / "bundle.pt"
         torch.save(bundle, bundle_path)
         example, output = _example_output(bundle_path, bundle["task"])
@@ -131,10 +156,11 @@ def register_run(run_id: str, tracking_uri: str, alias: str | None = "challenger
                 )
         finally:  # reopening the run must not change its status or training time
             client.set_terminated(run_id, run.info.status, end_time=run.info.end_time)
-    tags = _tags(run, bundle["task"], sweep_run_id)
+    tags = {**_tags(run, bundle["task"], sweep_run_id), **(extra_tags or {})}
     registered = mlflow.register_model(info.model_uri, name, tags=tags)
     metrics = ", ".join(f"{k} {v}" for k, v in tags.items() if k.startswith("test_"))
-    description = (f"{tags['variant']} depth {tags['depth']} width {tags['width']}, "
+    kind = f"seed ensemble of {tags['n_members']} " if "n_members" in tags else ""
+    description = (f"{kind}{tags['variant']} depth {tags['depth']} width {tags['width']}, "
                    f"{int(tags['params']):,} parameters; {metrics}; run {run_id}")
     client.update_model_version(name, registered.version, description=description)
     if alias:
@@ -178,19 +204,17 @@ def promote(name: str, ref: str, tracking_uri: str) -> str:
     if candidate.tags.get(TRUNCATED_TAG) == "true":
         raise ZooError(f"{name} v{candidate.version} was cut short by trainer.max_time, so its {metric} depends on "
                        "the machine's speed; retrain it with an epoch or step budget (no trainer.max_time)")
-    value = float(candidate.tags[key])
+    value, measured = merit(candidate.tags, metric)
     try:
         champion = client.get_model_version_by_alias(name, "champion")
     except MlflowException:
         champion = None
     if champion is not None and str(champion.version) == str(candidate.version):
-        return f"{name} v{candidate.version} is already the champion ({metric} {value:.4f})"
+        return f"{name} v{candidate.version} is already the champion ({measured})"
     if champion is not None:
-        best = float(champion.tags[key])
+        best, best_measured = merit(champion.tags, metric)
         if (value <= best) if higher else (value >= best):
-            return (f"kept champion {name} v{champion.version} ({metric} {best:.4f}); "
-                    f"v{candidate.version} has {metric} {value:.4f}")
+            return f"kept champion {name} v{champion.version} ({best_measured}); v{candidate.version} has {measured}"
     client.set_registered_model_alias(name, "champion", candidate.version)
-    before = (f" over v{champion.version} ({metric} {float(champion.tags[key]):.4f})" if champion
-              else " (no champion before)")
-    return f"promoted {name} v{candidate.version} to champion: {metric} {value:.4f}{before}"
+    before = f" over v{champion.version} ({merit(champion.tags, metric)[1]})" if champion else " (no champion before)"
+    return f"promoted {name} v{candidate.version} to champion: {measured}{before}"
