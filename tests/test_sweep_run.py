@@ -36,7 +36,7 @@ def _spec(name: str, base_overrides: list[str], storage: str, **changes: Any):
            "recipe": [*base_overrides, *TINY],
            "objectives": [{"metric": "val/acc", "direction": "maximize"}],
            "search_space": SPACE, "sampler": {"name": "tpe", "seed": 0}, "pruner": {"name": "none"},
-           "n_trials": 3, "max_failures": 5, **changes}
+           "n_trials": 3, "max_failures": 5, "confirm": False, **changes}
     return parse_sweep_spec(name, OmegaConf.create(raw))
 
 

@@ -11,17 +11,19 @@ from pathlib import Path
 
 import mlflow
 import optuna
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
 from zoo.config import flatten
 from zoo.errors import ConfigError
+from zoo.sweeps.confirmation import confirm, log_confirmation
 from zoo.sweeps.objective import TrialObjective
 from zoo.sweeps.report import log_report, ranked, top_table
 from zoo.sweeps.spec import SweepSpec, check_against_config
 from zoo.sweeps.study import counts, fail_dead_local_trials, load_study, masked, open_storage, storage_url
 from zoo.sweeps.workers import apply_worker_threads, quiet_libraries, spawn_workers
 from zoo.tracking import ensure_experiment
+from zoo.tracking.merit import stats_tags
 from zoo.tracking.registry import has_checkpoint, promote, register_run
 
 PARENT_ATTR = "mlflow_parent_run_id"
@@ -71,6 +73,7 @@ def _parent_run(study: optuna.Study, spec: SweepSpec, client: mlflow.MlflowClien
                                   "optuna.storage": storage})
     spec_dict = {k: v for k, v in vars(spec).items() if k not in ("objectives", "search_space")}
     spec_dict["objectives"] = [f"{o.metric}:{o.direction}" for o in spec.objectives]
+    spec_dict["confirm"] = dict(vars(spec.confirm))
     spec_dict["search_space"] = {k: {f: v for f, v in vars(p).items() if v not in (None, (), False)}
                                  for k, p in spec.search_space.items()}
     client.log_batch(run.info.run_id, params=[mlflow.entities.Param(k, str(v)[:6000])
@@ -133,6 +136,30 @@ def _register_best(study: optuna.Study, spec: SweepSpec, client: mlflow.MlflowCl
     print(promote(entry.name, entry.version, tracking_uri), flush=True)
 
 
+def _confirm_and_register(study: optuna.Study, spec: SweepSpec, client: mlflow.MlflowClient, cfg: DictConfig,
+                          parent: str, storage: optuna.storages.BaseStorage, summary: str) -> None:
+    """Prove the winner over seeds, register its seed-0 run with the seed statistics, and
+    promote it only if it beats the default recipe on test (then the champion, on means)."""
+    result = confirm(study, spec, storage, parent, cfg.task.data_kind)
+    if result is None:
+        return
+    log_confirmation(client, parent, result, summary, spec.objectives[0].metric)
+    print(f"confirmation: {result.verdict()}", flush=True)
+    tracking_uri = cfg.logger.tracking_uri
+    tags = {**stats_tags(result.winner.summaries, result.winner.parent_run_id),
+            "zoo.sweep_trial": str(result.winner_trial)}
+    entry = register_run(result.winner.first_run().run_id, tracking_uri, alias="challenger", sweep_run_id=parent,
+                         extra_tags=tags)
+    client.set_tag(parent, "sweep.registered", f"models:/{entry.name}/{entry.version}")
+    print(f"winner (trial {result.winner_trial}, seed {result.winner.first_run().point['seed']}) registered as "
+          f"{entry.name} v{entry.version} (challenger)", flush=True)
+    if result.proven:
+        print(promote(entry.name, entry.version, tracking_uri), flush=True)
+    else:
+        print(f"not promoted: the sweep did not prove its winner better than the default recipe "
+              f"(alpha {spec.confirm.alpha}); more trials, seeds or a longer budget may", flush=True)
+
+
 def run_sweep(spec: SweepSpec, argv: list[str], role: str = "launcher", worker_index: int = 0) -> SweepOutcome:
     """Launcher: check, resume, run (or spawn workers), report. Worker: run trials only."""
     start = time.time()
@@ -140,7 +167,8 @@ def run_sweep(spec: SweepSpec, argv: list[str], role: str = "launcher", worker_i
     quiet_libraries()
     cfg = check_against_config(spec)
     url = storage_url(spec.storage)
-    study = load_study(spec, open_storage(url), offset=1000 * worker_index)
+    storage = open_storage(url)
+    study = load_study(spec, storage, offset=1000 * worker_index)
     client = mlflow.MlflowClient(cfg.logger.tracking_uri)
     experiment_id = ensure_experiment(cfg.logger.tracking_uri, cfg.logger.experiment_name, cfg.logger.artifact_root)
     if role == "launcher":
@@ -175,12 +203,17 @@ def run_sweep(spec: SweepSpec, argv: list[str], role: str = "launcher", worker_i
         summary = ""
         if role == "launcher":
             summary = log_report(client, parent, study, spec, masked(url), time.time() - start)
-            if spec.register and not spec.multi_objective:
-                _register_best(study, spec, client, cfg.logger.tracking_uri, parent, objective)
-            elif spec.register:
+            finished = not _budget_left(study, spec) and not study.get_trials(states=(TrialState.RUNNING,))
+            if spec.register and spec.multi_objective:
                 print("multi-objective sweep: no single best trial to register; pick one from the Pareto front "
                       "(pareto_front.csv) and run `make register RUN_ID=<its mlflow_run_id>`", flush=True)
-            finished = not _budget_left(study, spec) and not study.get_trials(states=(TrialState.RUNNING,))
+            elif spec.register and spec.confirm.enabled and not (finished and not stopped):
+                print("the search is not finished: rerun the command to continue; the winner is confirmed and "
+                      "registered once the trial budget is spent", flush=True)
+            elif spec.register and spec.confirm.enabled:
+                _confirm_and_register(study, spec, client, cfg, parent, storage, summary)
+            elif spec.register:
+                _register_best(study, spec, client, cfg.logger.tracking_uri, parent, objective)
             client.set_terminated(parent, "FAILED" if stopped else "FINISHED" if finished else "KILLED")
             print("\nTop trials\n" + top_table(study, spec), flush=True)
     except BaseException:

@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from zoo.config import compose_config
 from zoo.errors import ConfigError
 from zoo.paths import CONF_DIR, PROJECT_ROOT
+from zoo.sweeps.confirm_spec import ConfirmSpec, parse_confirm
 
 SWEEPS_DIR = PROJECT_ROOT / "sweeps"
 SAMPLERS = ("tpe", "random", "cmaes", "nsga2")
@@ -70,6 +71,7 @@ class SweepSpec:
     enqueue: list[dict[str, Any]] = field(default_factory=list)
     register: bool = True  # register the best trial as `challenger`, promote it if it beats the champion
     keep_checkpoints: bool = True  # false: trials upload no checkpoint; the best is retrained to register it
+    confirm: ConfirmSpec = field(default_factory=ConfirmSpec)  # top-k retrained over seeds, winner vs default
 
     @property
     def multi_objective(self) -> bool:
@@ -199,6 +201,7 @@ def parse_sweep_spec(name: str, cfg: DictConfig) -> SweepSpec:
         enqueue=[dict(e) for e in raw.get("enqueue") or []],
         register=bool(raw.get("register", True)),
         keep_checkpoints=bool(raw.get("keep_checkpoints", True)),
+        confirm=parse_confirm(raw.get("confirm", {})),
     )
     for i, trial in enumerate(spec.enqueue):
         unknown = sorted(set(trial) - set(space))

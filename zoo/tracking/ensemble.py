@@ -1,0 +1,112 @@
+"""Register a benchmark's seed models as one zoo version that averages their class
+probabilities, after measuring that ensemble on the test split the members were scored on."""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Any
+
+import mlflow
+import torch
+from mlflow.exceptions import MlflowException
+from torch.nn import functional as F
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+from zoo.errors import ZooError
+from zoo.tracking.bundle import build_network, bundle_from_checkpoint, ensemble_bundle
+from zoo.tracking.registry import (
+    CHECKPOINT,
+    Registered,
+    existing_version,
+    logged_max_length,
+    model_name,
+    register_bundle,
+)
+from zoo.tracking.reproduction import logged_config
+from zoo.training.builders import build_datamodule
+
+ENSEMBLE_OF = "zoo.ensemble_of"
+
+
+def members(client: mlflow.MlflowClient, parent_run_id: str) -> tuple[mlflow.entities.Run, list[mlflow.entities.Run]]:
+    """The benchmark parent run and its finished child runs (one per seed), lowest seed first."""
+    try:
+        parent = client.get_run(parent_run_id)
+    except MlflowException:
+        raise ZooError(f"no MLflow run {parent_run_id!r} in {client.tracking_uri}") from None
+    if "zoo.benchmark" not in parent.data.tags or "optuna.trial_number" in parent.data.tags:
+        raise ZooError(f"run {parent_run_id} is not a benchmark parent run; give the parent run id that "
+                       "`python -m zoo.benchmark` (or make zoo SEEDS=N) printed")
+    children = client.search_runs(
+        [parent.info.experiment_id],
+        f"tags.`mlflow.parentRunId` = '{parent_run_id}' and attributes.status = 'FINISHED'")
+    children = [c for c in children if ENSEMBLE_OF not in c.data.tags]
+    if len(children) < 2:
+        raise ZooError(f"benchmark {parent_run_id} has {len(children)} finished seed run(s); an ensemble needs at "
+                       "least 2 (run the benchmark with seeds=3 or more)")
+    return parent, sorted(children, key=lambda r: int(r.data.params.get("seed", 0)))
+
+
+@torch.no_grad()
+def test_metrics(network: torch.nn.Module, datamodule: Any) -> dict[str, float]:
+    """Accuracy, macro-F1 and loss (nats) of a classifier network on the test split."""
+    classes = len(datamodule.classes)
+    accuracy, f1 = MulticlassAccuracy(classes, average="micro"), MulticlassF1Score(classes, average="macro")
+    loss, count = 0.0, 0
+    for batch in datamodule.test_dataloader():
+        log_probs = network(batch["input_ids"], batch["lengths"])
+        loss += float(F.nll_loss(log_probs, batch["labels"], reduction="sum"))
+        count += len(batch["labels"])
+        accuracy.update(log_probs, batch["labels"])
+        f1.update(log_probs, batch["labels"])
+    return {"test/acc": float(accuracy.compute()), "test/f1_macro": float(f1.compute()), "test/loss": loss / count}
+
+
+def register_ensemble(parent_run_id: str, tracking_uri: str, alias: str | None = "challenger") -> Registered:
+    """Build, score on test, log (as a child run of the benchmark) and register the seed ensemble;
+    a second call returns the version already made."""
+    mlflow.set_tracking_uri(tracking_uri)
+    client = mlflow.MlflowClient(tracking_uri)
+    parent, runs = members(client, parent_run_id)
+    made = client.search_runs([parent.info.experiment_id], f"tags.`{ENSEMBLE_OF}` = '{parent_run_id}' and "
+                                                           "attributes.status = 'FINISHED'")
+    for run in made:
+        found = existing_version(client, model_name(run), run.info.run_id, alias)
+        if found:
+            return found
+    bundles = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for run in runs:
+            try:
+                path = client.download_artifacts(run.info.run_id, CHECKPOINT, f"{tmp}/{run.info.run_id}")
+            except (MlflowException, OSError):
+                raise ZooError(f"seed run {run.info.run_id} has no {CHECKPOINT} (logger.log_checkpoint=false?); "
+                               "an ensemble is built from every seed's checkpoint") from None
+            bundles.append(bundle_from_checkpoint(path, logged_max_length(run)))
+    bundle = ensemble_bundle(bundles, [f"run {r.info.run_id}" for r in runs])
+    network, _ = build_network(bundle)
+    datamodule = build_datamodule(logged_config(client, runs[0].info.run_id, tracking_uri))
+    datamodule.setup()
+    if datamodule.tokenizer.to_str() != bundle["tokenizer_json"]:
+        raise ZooError("the data now gives another tokenizer than the seed runs were trained with (the data "
+                       "changed?); refusing to score the ensemble on it")
+    metrics = test_metrics(network, datamodule)
+    first = runs[0]
+    tags = {**{k: v for k, v in first.data.tags.items() if k.startswith(("zoo.recipe", "git.", "data.sha256."))},
+            ENSEMBLE_OF: parent_run_id, "zoo.ensemble": "true", "mlflow.parentRunId": parent_run_id,
+            "zoo.members": ",".join(r.info.run_id for r in runs)}
+    run = client.create_run(parent.info.experiment_id, run_name=f"ensemble-{parent.data.tags['zoo.benchmark']}",
+                            tags=tags)
+    run_id = run.info.run_id
+    params = {k: v for k, v in first.data.params.items() if k != "seed"}
+    client.log_batch(run_id, params=[mlflow.entities.Param(k, v) for k, v in params.items()])
+    client.log_param(run_id, "seed", "ensemble")
+    client.log_batch(run_id, metrics=[mlflow.entities.Metric(k, v, 0, 0) for k, v in {
+        **metrics, "model/params": first.data.metrics.get("model/params", 0) * len(runs),
+        "val/best": sum(r.data.metrics.get("val/best", float("nan")) for r in runs) / len(runs)}.items()])
+    trained_ms = sum(r.info.end_time - r.info.start_time for r in runs)  # its duration: the members' training
+    client.set_terminated(run_id, "FINISHED", end_time=run.info.start_time + trained_ms)
+    print(f"seed ensemble of {len(runs)} runs: test/acc {metrics['test/acc']:.4f} (members: "
+          + ", ".join(f"{r.data.metrics.get('test/acc', float('nan')):.4f}" for r in runs) + ")", flush=True)
+    return register_bundle(client, client.get_run(run_id), bundle, alias,
+                           extra_tags={"zoo.ensemble": "true", "n_members": str(len(runs))})
