@@ -241,3 +241,32 @@ def test_two_workers_share_a_postgresql_study(base_overrides, postgres_url, tmp_
     children = _children(client, parent)
     assert sorted(c.info.run_id for c in children) == sorted(t.user_attrs["mlflow_run_id"] for t in trials)
     assert {c.info.status for c in children} == {"FINISHED"}
+
+
+def test_confirmation_retrains_the_top_trials_and_compares_the_winner_with_the_default(
+        base_overrides, storage, mlflow_client) -> None:
+    small = [*base_overrides, "model.hidden_size=6", "model=lstm"]  # the default recipe is small too
+    spec = _spec("confirm", small, storage, enqueue=[{"model.num_layers": 1, "model.hidden_size": 5}],
+                 confirm={"top_k": 2, "seeds": 2, "final_seeds": 2, "alpha": 1e-12})
+    outcome = run_sweep(spec, [])
+    parent = mlflow_client.get_run(outcome.parent_run_id)
+    m, tags = parent.data.metrics, parent.data.tags
+    assert {"confirm/winner_trial", "confirm/winner_test_acc_mean", "confirm/default_test_acc_mean"} <= set(m)
+    assert tags["confirm.proven"] == "false"  # alpha 1e-12: nothing is proven, so nothing is promoted
+    summary = Path(mlflow_client.download_artifacts(outcome.parent_run_id, "summary.md")).read_text()
+    assert "## Confirmation" in summary and "verdict:" in summary
+    arms = [r for r in _children(mlflow_client, outcome.parent_run_id) if "zoo.confirms_trial" in r.data.tags]
+    assert len(arms) == 3 if "confirm/p_value" in m else len(arms) == 2  # 2 candidates (+ the default arm)
+    for arm in arms:
+        assert mlflow_client.get_run(arm.info.run_id).data.metrics["n_seeds"] == 2
+    name, version = tags["sweep.registered"].removeprefix("models:/").split("/")
+    registered = mlflow_client.get_model_version(name, version)
+    assert registered.tags["n_seeds"] == "2" and "test_acc_mean" in registered.tags
+    assert registered.tags["zoo.sweep_trial"] == str(int(m["confirm/winner_trial"]))
+    aliases = {k: str(v) for k, v in mlflow_client.get_registered_model(name).aliases.items()}
+    assert aliases["challenger"] == version and aliases.get("champion") != version
+
+    runs_before = len(mlflow_client.search_runs([parent.info.experiment_id]))
+    run_sweep(spec, [])  # a rerun of the finished sweep trains nothing and registers nothing new
+    assert len(mlflow_client.search_runs([parent.info.experiment_id])) == runs_before
+    assert mlflow_client.get_run(outcome.parent_run_id).data.tags["sweep.registered"] == tags["sweep.registered"]

@@ -87,6 +87,11 @@ def test_key_absent_from_the_config_is_named() -> None:
     ("pruner", {"name": "threshold"}, "pruner threshold with options {}: Either lower or upper"),
     ("sampler", {"name": "tpe", "seed": 0, "n_startup": 3}, "sampler tpe with options"),
     ("n_trials", "many", "n_trials='many' must be a whole number"),
+    ("confirm", {"top_k": -1}, r"confirm.top_k=-1 must be a whole number >= 0"),
+    ("confirm", {"final_seeds": 1}, r"confirm.final_seeds=1 must be a whole number >= 2"),
+    ("confirm", {"seeds": 4, "final_seeds": 3}, r"confirm.final_seeds=3 must be >= confirm.seeds=4"),
+    ("confirm", {"alpha": 1.5}, r"confirm.alpha=1.5 must be in \(0, 1\)"),
+    ("confirm", {"topk": 3}, r"unknown confirm option\(s\) \['topk'\]"),
 ])
 def test_bad_sampler_pruner_and_objectives(field: str, value: Any, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
@@ -126,3 +131,11 @@ def test_enqueued_points_must_be_in_the_search_space() -> None:
     assert spec.enqueue == [{"model.num_layers": 1, "model.hidden_size": 16}]
     with pytest.raises(ConfigError, match=r"enqueue\[0\] sets \['model.dropout'\]"):
         _spec(enqueue=[{"model.num_layers": 1, "model.dropout": 0.1}])
+
+
+def test_the_shipped_sweeps_confirm_their_winner_and_set_no_wall_time_budget() -> None:
+    for name in available_sweeps():
+        spec = parse_sweep_spec(name, load_sweep_config(name, {}))
+        assert not any(o.startswith("trainer.max_time") for o in spec.recipe), name
+        if not spec.multi_objective:
+            assert (spec.confirm.top_k, spec.confirm.seeds, spec.confirm.final_seeds) == (3, 3, 5)

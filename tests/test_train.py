@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,8 +13,11 @@ import pytest
 import torch
 from omegaconf import DictConfig
 
-from zoo.errors import TrainingError
+from zoo.errors import TrainingError, ZooError
+from zoo.tracking.registry import promote, register_run
+from zoo.training import pipeline
 from zoo.training.pipeline import run_training
+from zoo.training.summary import format_summary
 
 SMALL = ("model.hidden_size=32", "model.embedding_dim=16")
 
@@ -132,3 +137,29 @@ def test_language_model_generates_from_its_checkpoint_alone(compose: Callable[..
     assert len(text) == 40
     assert text == model.generate("ROMEO:", max_new_tokens=40, temperature=0.8, top_k=10, seed=3)
     assert set(text) <= set(model.tokenizer.get_vocab())
+
+
+def test_a_run_cut_by_max_time_is_tagged_truncated_and_cannot_be_promoted(compose, mlflow_client) -> None:
+    cfg = compose("task=classification", "debug=smoke", "model.hidden_size=8", "trainer.max_epochs=50",
+                  "trainer.limit_train_batches=null", "trainer.max_time=00:00:00:01")
+    result = pipeline.run_training(cfg)
+    assert result.truncated
+    assert mlflow_client.get_run(result.run_id).data.tags["zoo.truncated"] == "true"
+    assert "TRUNCATED" in format_summary(result)
+    entry = register_run(result.run_id, cfg.logger.tracking_uri)
+    with pytest.raises(ZooError, match="cut short by trainer.max_time"):
+        promote(entry.name, entry.version, cfg.logger.tracking_uri)
+
+
+def test_same_seed_same_figures_on_an_idle_and_a_busy_machine(compose) -> None:
+    cfg = compose("task=classification", "debug=smoke", "model.hidden_size=16", "trainer.max_epochs=2")
+    idle = pipeline.run_training(cfg)
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # a busy neighbour on a core
+    try:
+        busy = pipeline.run_training(cfg)
+    finally:
+        burner.kill()
+    assert not idle.truncated and not busy.truncated
+    assert round(idle.best_value, 4) == round(busy.best_value, 4)
+    for key in ("test/acc", "test/loss", "test/f1_macro"):
+        assert round(idle.metrics[key], 4) == round(busy.metrics[key], 4)

@@ -11,7 +11,9 @@ import mlflow
 import pytest
 from omegaconf import DictConfig
 
-from zoo.model_zoo import main, recipes, train_recipe, write_leaderboard
+from zoo.model_zoo import benchmark_recipe, main, recipes, train_recipe, write_leaderboard
+from zoo.sweeps.study import open_storage
+from zoo.tracking.ensemble import register_ensemble
 from zoo.training.builders import check_config
 
 REQUIRED = {  # recipe: (dataset, task, variant, bidirectional)
@@ -34,6 +36,8 @@ def test_recipe_composes_with_a_seed_and_a_reference(recipe: str, compose: Calla
     check_config(cfg)
     assert cfg.zoo_entry.name == recipe and cfg.zoo_entry.reference and float(cfg.zoo_entry.reference_value) > 0
     assert isinstance(cfg.seed, int)
+    assert cfg.trainer.max_time is None, "recipes are bounded by epochs or steps, never wall time"
+    assert cfg.trainer.max_epochs not in (None, -1) or cfg.trainer.max_steps > 0
     if recipe in REQUIRED:
         assert (cfg.data.name, cfg.task.name, cfg.model.variant, bool(cfg.model.bidirectional)) == REQUIRED[recipe]
 
@@ -74,3 +78,28 @@ def test_make_zoo_bad_arguments_say_what_is_allowed(argv: list[str], message: st
         main(argv)
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_zoo_over_seeds_registers_seed0_with_statistics_and_an_ensemble_row(base_overrides, tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    overrides = [*(o for o in base_overrides if not o.startswith("logger.")), f"logger.tracking_uri={uri}",
+                 f"logger.artifact_root={tmp_path}/mlartifacts", "debug=smoke", "model.hidden_size=8",
+                 "model.embedding_dim=8"]
+    storage = open_storage(f"sqlite:///{tmp_path}/optuna.db")
+    entry = benchmark_recipe("trec_lstm", [0, 1], storage, overrides)
+    client = mlflow.MlflowClient(uri)
+    version = client.get_model_version(entry.name, entry.version)
+    assert version.tags["seed"] == "0" and version.tags["n_seeds"] == "2"  # the seed-0 model stands for the recipe
+    parent = client.get_run(version.tags["zoo.benchmark_run"])
+    assert float(version.tags["test_acc_mean"]) == pytest.approx(parent.data.metrics["test/acc_mean"], abs=1e-5)
+    assert "champion" in client.get_model_version(entry.name, entry.version).aliases  # promoted on the mean
+    assert benchmark_recipe("trec_lstm", [0, 1], storage, overrides).version == entry.version  # rerun: no new one
+    register_ensemble(parent.info.run_id, uri)
+
+    table = write_leaderboard(uri, tmp_path)
+    single, ensemble = table
+    assert (single.recipe, single.n, single.ensemble, ensemble.ensemble, ensemble.n) == ("trec_lstm", 2, False, True, 2)
+    board = (tmp_path / "ZOO.md").read_text()
+    std = float(version.tags["test_acc_std"])
+    assert "| trec_lstm | classification |" in board and f"± {std:.4f} (2)" in board
+    assert "| trec_lstm (ensemble of 2) |" in board
