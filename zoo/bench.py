@@ -1,6 +1,6 @@
-"""`python -m zoo.bench [--batches N] [--repeats R] [overrides]` (`make bench`).
+"""`python -m zoo.bench [--batches N] [--repeats R] [--threads T] [--out FILE] [overrides]` (`make bench`).
 
-Two throughput figures, each measured side by side in one process on the same model
+Two throughput comparisons, each measured side by side in one process on the same model
 weights and the same batches:
 
 1. the zoo's training step (Lightning Trainer + TextClassifier + the zoo's callbacks)
@@ -9,18 +9,37 @@ weights and the same batches:
    padded to the longest row in the dataset (fixed length) and to the longest row in the
    batch, both run over every padded step.
 
-Tokens/s counts real tokens only, so padding shows up as lost throughput.
+Tokens count real tokens only, so padding shows up as lost throughput. Every figure is
+timed twice: wall clock (tokens/s) and process CPU time (CPU seconds per 1k tokens). The
+ratios come from CPU time, which other processes on a shared machine do not inflate.
+
+Why wall-clock ratios used to jump (zoo/plain 7.98, 1.25, 1.13 on one 2-core machine):
+torch ran one OpenMP thread per core, and the packed LSTM is thousands of tiny parallel
+regions per batch with the idle thread spinning between them, so the bench kept both
+cores busy (1.98 CPU s per wall s for a 1.5x speedup). Any other process on the machine
+then preempts a bench thread, every barrier waits for its next time slice, and whichever
+figure runs at that moment slows down (a neighbour using 10% of one core already cost 12%
+of wall-clock throughput at 2 threads and nothing measurable at 1). Hence: one thread by
+default (`--threads`), ratios from process CPU time (which excludes time the process was
+not running), 5 interleaved repeats in rotating order, the warm-up fit kept out, and only
+the training epoch inside the timers (Trainer construction, `fit` setup, optimiser creation
+and garbage collection stay out).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import gc
 import json
+import logging
 import statistics
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
@@ -35,18 +54,107 @@ from zoo.training.callbacks import NonFiniteLossGuard, batch_tokens
 
 Batch = dict[str, torch.Tensor]
 
+# figure name -> label in the printed table, in measuring order
+FIGURES = {
+    "zoo": "zoo step (Lightning)",
+    "plain": "plain PyTorch loop",
+    "naive_batch_pad": "naive: pad to batch max",
+    "naive_fixed_pad": "naive: pad to data max",
+}
+# ratio name -> (numerator figure, denominator figure); each is a throughput ratio
+RATIOS = {
+    "zoo_vs_plain_ratio": ("zoo", "plain"),
+    "bucketing_gain_vs_batch_pad": ("plain", "naive_batch_pad"),
+    "bucketing_gain_vs_fixed_pad": ("plain", "naive_fixed_pad"),
+}
+NOISY_SPREAD = 0.10  # a ratio whose repeats spread wider than this gets a warning
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One measurement: wall-clock and process CPU seconds (all threads) over the same span."""
+
+    wall_s: float
+    cpu_s: float
+
+
+class Stopwatch:
+    """Wall clock (perf_counter) and process CPU time (process_time) started and read together."""
+
+    def start(self) -> None:
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def stop(self) -> Timing:
+        cpu, wall = time.process_time(), time.perf_counter()
+        return Timing(wall_s=wall - self._wall, cpu_s=cpu - self._cpu)
+
+
+# ---------------------------------------------------------------------------------------
+# pure helpers (tested in tests/test_bench.py)
+
+
+def summarize(values: Sequence[float]) -> dict[str, float]:
+    """min / median / max of a non-empty sequence."""
+    if not values:
+        raise ValueError("no values to summarize")
+    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
+
+
+def relative_spread(values: Sequence[float]) -> float:
+    """(max - min) / median: 0.05 means the values span 5% of their median."""
+    stats = summarize(values)
+    return (stats["max"] - stats["min"]) / stats["median"]
+
+
+def paired_ratios(numerator: Sequence[float], denominator: Sequence[float]) -> list[float]:
+    """Repeat-by-repeat ratios of two figures measured in the same repeats."""
+    if len(numerator) != len(denominator):
+        raise ValueError(f"{len(numerator)} numerators but {len(denominator)} denominators")
+    return [a / b for a, b in zip(numerator, denominator, strict=True)]
+
+
+def rotated(names: Sequence[str], repeat: int) -> list[str]:
+    """Measuring order for one repeat: shifted by one per repeat, so no figure always runs
+    first or always right after the Lightning fit."""
+    shift = repeat % len(names)
+    return [*names[shift:], *names[:shift]]
+
+
+def cpu_s_per_1k_tokens(cpu_s: float, tokens: int) -> float:
+    return 1000.0 * cpu_s / tokens
+
+
+def set_threads(threads: int) -> None:
+    """Pin torch's intra-op (OpenMP/MKL) pool and, while still allowed, its inter-op pool."""
+    if threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {threads}")
+    torch.set_num_threads(threads)
+    try:  # allowed only before any inter-op work has started in this process
+        torch.set_num_interop_threads(threads)
+    except RuntimeError:
+        pass
+
+
+# ---------------------------------------------------------------------------------------
+# the four measurements
+
 
 class _EpochClock(Callback):
-    """Wall time of the training epoch as Lightning runs it, overhead included."""
+    """Times the training epoch as Lightning runs it, per-step overhead included; the
+    Trainer's construction and `fit` setup/teardown happen outside it."""
+
+    def __init__(self) -> None:
+        self.watch = Stopwatch()
+        self.timing: Timing | None = None
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.start = time.perf_counter()
+        self.watch.start()
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.seconds = time.perf_counter() - self.start
+        self.timing = self.watch.stop()
 
 
-def zoo_seconds(module: L.LightningModule, batches: list[Batch]) -> float:
+def zoo_timing(module: L.LightningModule, batches: list[Batch]) -> Timing:
     clock = _EpochClock()
     trainer = L.Trainer(
         accelerator="cpu", max_epochs=1, logger=False, enable_checkpointing=False,
@@ -54,15 +162,17 @@ def zoo_seconds(module: L.LightningModule, batches: list[Batch]) -> float:
         limit_val_batches=0, callbacks=[clock, NonFiniteLossGuard()],
     )
     trainer.fit(module, train_dataloaders=DataLoader(batches, batch_size=None))
-    return clock.seconds
+    assert clock.timing is not None, "Lightning ran no training epoch"
+    return clock.timing
 
 
-def plain_seconds(module: L.LightningModule, batches: list[Batch], packed: bool = True) -> float:
+def plain_timing(module: L.LightningModule, batches: list[Batch], packed: bool = True) -> Timing:
     """The loop a PyTorch user writes by hand, over the same network and batches."""
     network = module.network
     network.train()
     optimizer = module.configure_optimizers()
-    start = time.perf_counter()
+    watch = Stopwatch()
+    watch.start()
     for batch in batches:
         optimizer.zero_grad(set_to_none=True)
         if packed:
@@ -73,7 +183,7 @@ def plain_seconds(module: L.LightningModule, batches: list[Batch], packed: bool 
         loss = F.cross_entropy(logits, batch["labels"])
         loss.backward()
         optimizer.step()
-    return time.perf_counter() - start
+    return watch.stop()
 
 
 def _naive_batches(dm, count: int, batch_size: int, fixed_length: int | None, seed: int) -> list[Batch]:
@@ -91,78 +201,163 @@ def _naive_batches(dm, count: int, batch_size: int, fixed_length: int | None, se
     return batches
 
 
-def run(overrides: list[str], num_batches: int, repeats: int) -> dict[str, float | str]:
+# ---------------------------------------------------------------------------------------
+
+
+def run(overrides: list[str], num_batches: int, repeats: int) -> dict[str, Any]:
+    if repeats < 1 or num_batches < 1:
+        raise ValueError("--batches and --repeats must be >= 1")
     cfg = compose_config(["task=sentiment", *overrides])
     spec = check_config(cfg)
     dm = build_datamodule(cfg)
-    L.seed_everything(cfg.seed)
+    L.seed_everything(cfg.seed, verbose=False)
     dm.setup()
     module = build_task(cfg, spec, dm)
     bucketed = [b for _, b in zip(range(num_batches), dm.train_dataloader(), strict=False)]
-    bucket_tokens = sum(batch_tokens(b) for b in bucketed)
     initial = copy.deepcopy(module.state_dict())
 
     def fresh() -> L.LightningModule:
+        """Same weights and the same dropout masks for every measurement."""
         module.load_state_dict(initial)
+        torch.manual_seed(cfg.seed)
+        gc.collect()  # the previous fit's garbage is collected here, not inside a timer
         return module
 
     batch_size = cfg.data.batch_size
     longest = max(max(len(x) for x in part.input_ids) for part in dm.splits.values())
     fixed = _naive_batches(dm, num_batches, batch_size, longest, cfg.seed)
     dynamic = _naive_batches(dm, num_batches, batch_size, None, cfg.seed)
-    naive_tokens = sum(batch_tokens(b) for b in fixed)
-    measures: dict[str, tuple[Callable[[], float], int]] = {
-        "zoo_tokens_per_s": (lambda: zoo_seconds(fresh(), bucketed), bucket_tokens),
-        "plain_tokens_per_s": (lambda: plain_seconds(fresh(), bucketed), bucket_tokens),
-        "naive_batch_pad_tokens_per_s": (lambda: plain_seconds(fresh(), dynamic, packed=False), naive_tokens),
-        "naive_fixed_pad_tokens_per_s": (lambda: plain_seconds(fresh(), fixed, packed=False), naive_tokens),
+    measures: dict[str, tuple[Callable[[], Timing], int]] = {
+        "zoo": (lambda: zoo_timing(fresh(), bucketed), sum(map(batch_tokens, bucketed))),
+        "plain": (lambda: plain_timing(fresh(), bucketed), sum(map(batch_tokens, bucketed))),
+        "naive_batch_pad": (lambda: plain_timing(fresh(), dynamic, packed=False), sum(map(batch_tokens, dynamic))),
+        "naive_fixed_pad": (lambda: plain_timing(fresh(), fixed, packed=False), sum(map(batch_tokens, fixed))),
     }
-    for measure, _ in measures.values():  # warm-up: allocator, kernels for every shape
-        measure()
-    rates: dict[str, list[float]] = {name: [] for name in measures}
-    for _ in range(repeats):  # interleaved, so drift in machine load hits every figure alike
-        for name, (measure, tokens) in measures.items():
-            rates[name].append(tokens / measure())
-    results: dict[str, float | str] = {name: statistics.median(values) for name, values in rates.items()}
-    results.update({
+    # Warm-up, not counted: Lightning's first fit (lazy imports, hook discovery), the
+    # allocator's pools and the kernels for every batch shape. Kept in the JSON.
+    warmup = {name: measure() for name, (measure, _) in measures.items()}
+    timings: dict[str, list[Timing]] = {name: [] for name in measures}
+    for repeat in range(repeats):  # interleaved: drift in machine load hits every figure alike
+        for name in rotated(list(measures), repeat):
+            timings[name].append(measures[name][0]())
+    return collect_results(timings, {n: t for n, (_, t) in measures.items()}, warmup) | {
         "model": f"{'bi' if spec.bidirectional else ''}{spec.variant} L{spec.num_layers} H{spec.hidden_size}",
         "batches": num_batches,
         "batch_size": batch_size,
         "fixed_pad_length": longest,
-    })
+        "repeats": repeats,
+        "threads": torch.get_num_threads(),
+    }
+
+
+def collect_results(
+    timings: dict[str, list[Timing]], tokens: dict[str, int], warmup: dict[str, Timing] | None = None
+) -> dict[str, Any]:
+    """Per-figure min/median/max and the ratios, from each repeat's timings."""
+    results: dict[str, Any] = {"figures": {}, "ratios": {}}
+    cpu_rate: dict[str, list[float]] = {}
+    wall_rate: dict[str, list[float]] = {}
+    for name, runs in timings.items():
+        wall_rate[name] = [tokens[name] / t.wall_s for t in runs]
+        cpu_rate[name] = [tokens[name] / t.cpu_s for t in runs]
+        cpu_per_1k = [cpu_s_per_1k_tokens(t.cpu_s, tokens[name]) for t in runs]
+        results["figures"][name] = {
+            "tokens": tokens[name],
+            "wall_tokens_per_s": summarize(wall_rate[name]) | {"per_repeat": wall_rate[name]},
+            "cpu_s_per_1k_tokens": summarize(cpu_per_1k) | {"per_repeat": cpu_per_1k},
+            "cpu_utilization": statistics.median(t.cpu_s / t.wall_s for t in runs),  # threads kept busy
+        }
+        if warmup is not None:
+            results["figures"][name]["warmup"] = {
+                "wall_tokens_per_s": tokens[name] / warmup[name].wall_s,
+                "cpu_s_per_1k_tokens": cpu_s_per_1k_tokens(warmup[name].cpu_s, tokens[name]),
+            }
+        # flat keys, as before: median wall-clock tokens/s
+        results[f"{name}_tokens_per_s"] = results["figures"][name]["wall_tokens_per_s"]["median"]
+        results[f"{name}_cpu_s_per_1k_tokens"] = results["figures"][name]["cpu_s_per_1k_tokens"]["median"]
+    for ratio, (num, den) in RATIOS.items():
+        # Median of per-repeat ratios rather than ratio of medians: the two figures of one
+        # repeat run back to back, so a slow phase of the shared machine (a neighbour on the
+        # sibling hyperthread, a frequency drop) scales both and cancels in their ratio, and
+        # the median then drops the odd repeat where a burst hit one side only. A ratio of
+        # medians pairs figures taken at different moments and keeps that drift.
+        per_repeat = paired_ratios(cpu_rate[num], cpu_rate[den])
+        wall = paired_ratios(wall_rate[num], wall_rate[den])
+        results["ratios"][ratio] = summarize(per_repeat) | {
+            "per_repeat": per_repeat, "spread": relative_spread(per_repeat),
+            "wall_clock_median": statistics.median(wall),
+        }
+        results[ratio] = results["ratios"][ratio]["median"]
     # the plain loop runs on the zoo's bucketed, packed batches: it is the bucketing figure
     results["bucketed_packed_tokens_per_s"] = results["plain_tokens_per_s"]
-    results["zoo_vs_plain_ratio"] = results["zoo_tokens_per_s"] / results["plain_tokens_per_s"]
-    results["bucketing_gain_vs_fixed_pad"] = (
-        results["bucketed_packed_tokens_per_s"] / results["naive_fixed_pad_tokens_per_s"])
-    results["bucketing_gain_vs_batch_pad"] = (
-        results["bucketed_packed_tokens_per_s"] / results["naive_batch_pad_tokens_per_s"])
+    results["ratio_basis"] = "process CPU time, median of per-repeat ratios"
     return results
 
 
-def format_results(r: dict) -> str:
-    return "\n".join([
+def format_results(r: dict[str, Any]) -> str:
+    def label(name: str) -> str:
+        if name == "naive_fixed_pad":
+            return f"naive: pad to {int(r['fixed_pad_length']):>3} (data max)"
+        return FIGURES[name]
+
+    lines = [
         f"lstm-zoo bench: SST-2 train, {r['model']}, {r['batches']} batches of {r['batch_size']}, "
-        f"torch threads {torch.get_num_threads()}",
-        f"  zoo step (Lightning)          {r['zoo_tokens_per_s']:>10,.0f} tokens/s",
-        f"  plain PyTorch loop            {r['plain_tokens_per_s']:>10,.0f} tokens/s",
-        f"  ratio zoo / plain             {r['zoo_vs_plain_ratio']:>10.3f}   (target >= 0.90)",
-        f"  bucketed + packed (plain)     {r['bucketed_packed_tokens_per_s']:>10,.0f} tokens/s",
-        f"  naive: pad to batch max       {r['naive_batch_pad_tokens_per_s']:>10,.0f} tokens/s"
-        f"   gain x{r['bucketing_gain_vs_batch_pad']:.2f}",
-        f"  naive: pad to {int(r['fixed_pad_length']):>3} (data max) "
-        f"{r['naive_fixed_pad_tokens_per_s']:>10,.0f} tokens/s"
-        f"   gain x{r['bucketing_gain_vs_fixed_pad']:.2f}",
-    ])
+        f"torch threads {r['threads']}, {r['repeats']} interleaved repeats",
+        f"  {'':<30}{'wall-clock tokens/s':>29}   {'CPU s per 1k tokens':>23}",
+        f"  {'':<30}{'min':>9} {'median':>9} {'max':>9}   {'min':>7} {'median':>7} {'max':>7}",
+    ]
+    for name in FIGURES:
+        wall, cpu = r["figures"][name]["wall_tokens_per_s"], r["figures"][name]["cpu_s_per_1k_tokens"]
+        lines.append(
+            f"  {label(name):<30}{wall['min']:>9,.0f} {wall['median']:>9,.0f} {wall['max']:>9,.0f}"
+            f"   {cpu['min']:>7.4f} {cpu['median']:>7.4f} {cpu['max']:>7.4f}"
+        )
+    lines.append("  ratios from CPU time (median of per-repeat ratios, [min - max] over repeats):")
+    notes = {
+        "zoo_vs_plain_ratio": ("ratio zoo / plain", "", "   (target >= 0.90)"),
+        "bucketing_gain_vs_batch_pad": ("bucketing gain vs pad to batch max", "x", ""),
+        "bucketing_gain_vs_fixed_pad": (f"bucketing gain vs pad to {int(r['fixed_pad_length'])}", "x", ""),
+    }
+    noisy = []
+    for ratio, (text, prefix, note) in notes.items():
+        stats = r["ratios"][ratio]
+        lines.append(
+            f"  {text:<36}{prefix}{stats['median']:.3f}   [{stats['min']:.3f} - {stats['max']:.3f}]{note}"
+        )
+        if stats["spread"] > NOISY_SPREAD:
+            noisy.append(text)
+    if noisy:
+        lines.append(
+            f"  warning: repeats spread more than {NOISY_SPREAD:.0%} in: {'; '.join(noisy)}\n"
+            "  the machine is busy: rerun, or raise --batches / --repeats"
+        )
+    return "\n".join(lines)
+
+
+def _quiet_lightning() -> None:
+    """Drop the banner, tips and warnings every `Trainer`/`fit` prints, so the table stands alone."""
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*validation_step.*val_dataloader.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batches", type=int, default=150, help="training batches per measurement")
-    parser.add_argument("--repeats", type=int, default=3, help="measurements per figure (median)")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved measurements per figure")
+    parser.add_argument(
+        "--threads", type=int, default=1,
+        help="torch CPU threads (default 1: no OpenMP barriers for a busy neighbour to stall, and "
+        "process CPU time counts no idle spinning)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="also write the figures as JSON here")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. model=bilstm")
     args = parser.parse_args()
+    if args.batches < 1 or args.repeats < 1 or args.threads < 1:
+        parser.error("--batches, --repeats and --threads must be >= 1")
+    _quiet_lightning()
+    set_threads(args.threads)  # before any torch work, so the pools start at this size
     results = run(args.overrides, args.batches, args.repeats)
     print(format_results(results))
     if args.out:
