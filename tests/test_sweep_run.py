@@ -168,7 +168,7 @@ def test_sigkill_mid_trial_then_rerun_finishes_the_budget(base_overrides, tmp_pa
     study_name = f"killed-{uuid.uuid4().hex[:8]}"
     recipe = "[" + ",".join([*base_overrides, *TINY, "trainer.max_epochs=3", "trainer.limit_train_batches=40"]) + "]"
     args = ["sweep=classification_trec", f"study_name={study_name}", f"storage={storage}", "n_trials=3",
-            f"recipe={recipe}", "pruner=none"]
+            f"recipe={recipe}", "pruner=none", "confirm=false"]
     command = [sys.executable, "-m", "zoo.sweep", *args]
     first = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 180
@@ -226,7 +226,8 @@ def test_two_workers_share_a_postgresql_study(base_overrides, postgres_url, tmp_
     study_name = f"pg-{uuid.uuid4().hex[:8]}"
     recipe = "[" + ",".join([*base_overrides, *TINY, f"logger.tracking_uri={tracking}"]) + "]"
     command = [sys.executable, "-m", "zoo.sweep", "sweep=classification_trec", f"study_name={study_name}",
-               f"storage={postgres_url}", "n_trials=6", "workers=2", f"recipe={recipe}", "pruner=none"]
+               f"storage={postgres_url}", "n_trials=6", "workers=2", f"recipe={recipe}", "pruner=none",
+               "confirm=false"]
     result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     study = optuna.load_study(study_name=study_name, storage=postgres_url)
