@@ -12,6 +12,7 @@ import pytest
 from omegaconf import DictConfig
 
 from zoo.config import compose_config
+from zoo.data.tokenization import BatchEncoder
 from zoo.paths import PROJECT_ROOT
 
 SHARED_DATA = Path(os.environ.get("ZOO_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
@@ -59,3 +60,21 @@ def compose(base_overrides: list[str]) -> Callable[..., DictConfig]:
 @pytest.fixture(scope="session")
 def mlflow_client(tracking_uri: str) -> mlflow.MlflowClient:
     return mlflow.MlflowClient(tracking_uri)
+
+
+@pytest.fixture
+def count_encoder_calls(monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[int]]:
+    """`calls = count_encoder_calls()` starts counting tokenization batches: a cache hit makes none."""
+
+    def start() -> list[int]:
+        calls: list[int] = []
+        original = BatchEncoder.__call__
+
+        def counting(self: BatchEncoder, batch: dict) -> dict:
+            calls.append(len(batch["text"]))
+            return original(self, batch)
+
+        monkeypatch.setattr(BatchEncoder, "__call__", counting)
+        return calls
+
+    return start

@@ -12,7 +12,6 @@ from torch.utils.data import DataLoader
 
 from zoo.data import ClassificationDataModule, LanguageModelDataModule
 from zoo.data.batching import BPTTWindows, LengthGroupedSampler
-from zoo.data.tokenization import BatchEncoder
 from zoo.errors import ConfigError, DataError
 from zoo.paths import CONF_DIR
 
@@ -124,17 +123,10 @@ def test_tokenizer_sees_only_the_train_split(tmp_path: Path) -> None:
     assert dm.splits["test"].input_ids[0][0] == unk
 
 
-def test_second_setup_reuses_the_cached_encoding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_second_setup_reuses_the_cached_encoding(tmp_path: Path, count_encoder_calls) -> None:
     cfg = {"name": "tiny_csv", **_tiny_sources(tmp_path)["csv"]}
     first = _classification(cfg, tmp_path / "cache")
-    calls: list[int] = []
-    original = BatchEncoder.__call__
-
-    def counting(self: BatchEncoder, batch: dict) -> dict:
-        calls.append(len(batch["text"]))
-        return original(self, batch)
-
-    monkeypatch.setattr(BatchEncoder, "__call__", counting)
+    calls = count_encoder_calls()
     second = _classification(cfg, tmp_path / "cache")
     assert calls == []  # nothing was re-tokenized
     assert second.splits["train"].input_ids == first.splits["train"].input_ids

@@ -14,7 +14,6 @@ import pytest
 from omegaconf import DictConfig
 
 from zoo.data import ClassificationDataModule
-from zoo.data.tokenization import BatchEncoder
 from zoo.errors import ConfigError, DataError
 from zoo.training.builders import build_datamodule
 
@@ -110,20 +109,11 @@ def test_cv_folds_are_disjoint_stratified_and_cover_train(compose: Compose, mr: 
             assert abs(count - counts[label] / folds) <= 1
 
 
-def test_second_setup_reuses_the_cached_carve(
-    compose: Compose, mr: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    cfg = compose("data=mr", f"data.local.dir={mr}", "data.local.test_fraction=null", "data.cv_folds=4")
+def test_second_setup_reuses_the_cached_carve(compose: Compose, mr: Path, count_encoder_calls) -> None:
+    cfg = compose("data=mr", f"data.local.dir={mr}", "data.cv_folds=4")
     first = build_datamodule(cfg)
     first.setup()
-    calls: list[int] = []
-    original = BatchEncoder.__call__
-
-    def counting(self: BatchEncoder, batch: dict) -> dict:
-        calls.append(len(batch["text"]))
-        return original(self, batch)
-
-    monkeypatch.setattr(BatchEncoder, "__call__", counting)
+    calls = count_encoder_calls()
     second = build_datamodule(cfg)
     second.setup()
     assert calls == []

@@ -26,13 +26,12 @@ from optuna.trial import TrialState
 from zoo.config import compose_config
 from zoo.errors import ConfigError, ZooError
 from zoo.stats import Summary, metric_summaries, summary_metrics
-from zoo.sweeps.study import fail_dead_local_trials, worker_id
+from zoo.sweeps.study import PARENT_ATTR, fail_dead_local_trials, reopen_parent_run, worker_id
 from zoo.tracking import ensure_experiment
 from zoo.tracking.store import create_child_run
 from zoo.training.builders import check_config
 from zoo.training.pipeline import run_training
 
-PARENT_ATTR = "mlflow_parent_run_id"
 SEED_RANGE = (0, 2**31 - 1)
 QUIET = ("callbacks.progress_bar.refresh_rate=0", "trainer.enable_model_summary=false")
 
@@ -176,15 +175,8 @@ def open_arm_study(arm: Arm, storage: optuna.storages.BaseStorage, direction: st
 def parent_run(study: optuna.Study, arm: Arm, client: mlflow.MlflowClient, experiment_id: str,
                nested_under: str | None = None) -> str:
     """The arm's MLflow parent run: created with the study, reopened on a rerun."""
-    run_id = study.user_attrs.get(PARENT_ATTR)
+    run_id = reopen_parent_run(study, client, "delete the study from the Optuna storage")
     if run_id:
-        try:
-            client.update_run(run_id, status="RUNNING")
-        except mlflow.exceptions.MlflowException:
-            raise ConfigError(
-                f"benchmark study {arm.study_name!r} tracks its runs in MLflow run {run_id}, which is not in "
-                f"{client.tracking_uri} (store reset, or another MLFLOW_TRACKING_URI?); use that store again "
-                "or delete the study from the Optuna storage") from None
         return run_id
     tags = {"zoo.benchmark": arm.name, "optuna.study_name": arm.study_name, **arm.tags,
             **({"zoo.recipe": arm.recipe} if arm.recipe else {}),

@@ -20,13 +20,20 @@ from zoo.sweeps.confirmation import confirm, log_confirmation
 from zoo.sweeps.objective import TrialObjective
 from zoo.sweeps.report import log_report, ranked, top_table
 from zoo.sweeps.spec import SweepSpec, check_against_config
-from zoo.sweeps.study import counts, fail_dead_local_trials, load_study, masked, open_storage, storage_url
+from zoo.sweeps.study import (
+    PARENT_ATTR,
+    counts,
+    fail_dead_local_trials,
+    load_study,
+    masked,
+    open_storage,
+    reopen_parent_run,
+    storage_url,
+)
 from zoo.sweeps.workers import apply_worker_threads, quiet_libraries, spawn_workers
 from zoo.tracking import ensure_experiment
 from zoo.tracking.merit import stats_tags
 from zoo.tracking.registry import has_checkpoint, promote, register_run
-
-PARENT_ATTR = "mlflow_parent_run_id"
 
 
 @dataclass
@@ -58,15 +65,8 @@ def _progress(spec: SweepSpec):
 def _parent_run(study: optuna.Study, spec: SweepSpec, client: mlflow.MlflowClient, experiment_id: str,
                 storage: str) -> str:
     """The sweep's parent run: created with the study, reused (set RUNNING) on resume."""
-    run_id = study.user_attrs.get(PARENT_ATTR)
+    run_id = reopen_parent_run(study, client, "start a new study with study_name=<new name>")
     if run_id:
-        try:
-            client.update_run(run_id, status="RUNNING")
-        except mlflow.exceptions.MlflowException:
-            raise ConfigError(
-                f"study {spec.study_name!r} tracks its trials in MLflow run {run_id}, which is not in "
-                f"{client.tracking_uri} (was the MLflow store reset, or MLFLOW_TRACKING_URI changed?); use that "
-                f"store again, or start a new study with study_name=<new name>") from None
         return run_id
     run = client.create_run(experiment_id, run_name=f"sweep-{spec.study_name}",
                             tags={"zoo.sweep": spec.name, "optuna.study_name": spec.study_name,

@@ -20,6 +20,7 @@ from zoo.sweeps.spec import SweepSpec
 
 HEARTBEAT_S = 10
 GRACE_S = 60
+PARENT_ATTR = "mlflow_parent_run_id"  # the study's MLflow parent run (a sweep's or a benchmark's)
 
 
 def storage_url(explicit: str | None = None) -> str:
@@ -185,3 +186,19 @@ def fail_dead_local_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial
 def counts(study: optuna.Study) -> dict[str, int]:
     states = [t.state for t in study.get_trials(deepcopy=False)]
     return {state.name: states.count(state) for state in TrialState}
+
+
+def reopen_parent_run(study: optuna.Study, client: mlflow.MlflowClient, advice: str) -> str | None:
+    """The MLflow parent run the study recorded, set RUNNING again for a resumed run; None
+    for a new study. A parent missing from the store is a ConfigError ending in `advice`."""
+    run_id = study.user_attrs.get(PARENT_ATTR)
+    if not run_id:
+        return None
+    try:
+        client.update_run(run_id, status="RUNNING")
+    except mlflow.exceptions.MlflowException:
+        raise ConfigError(
+            f"study {study.study_name!r} tracks its runs in MLflow run {run_id}, which is not in "
+            f"{client.tracking_uri} (was the MLflow store reset, or MLFLOW_TRACKING_URI changed?); use that "
+            f"store again, or {advice}") from None
+    return run_id
