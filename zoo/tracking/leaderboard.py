@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import mlflow  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 from zoo.tracking.merit import merit, tag_key  # noqa: E402
 
@@ -109,25 +110,33 @@ def plot(table: list[Row], path: Path) -> None:
     each with its reference marked; legends below the axes so they never hide a bar."""
     classifiers = [r for r in table if r.metric == "test/acc"]
     models = [r for r in table if r.metric != "test/acc"]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5), gridspec_kw={"width_ratios": [max(len(classifiers), 1),
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5), gridspec_kw={"width_ratios": [max(len(classifiers), 1),
                                                                                    max(len(models), 1) + 1]})
     for ax, group, scale, label in ((axes[0], classifiers, 100, "test accuracy (%)"),
                                     (axes[1], models, 1, "loss (nats/char)")):
-        names = [r.label for r in group]
-        errors = [(r.std or 0.0) * scale for r in group]
+        names = [f"{r.recipe}\n(ensemble of {r.n})" if r.ensemble else r.recipe for r in group]
+        values = [r.value * scale for r in group]
         colors = ["#8172b3" if r.ensemble else "#4c72b0" for r in group]
-        ax.bar(names, [r.value * scale for r in group], yerr=errors, capsize=4, color=colors,
-               label="zoo (test, mean ± std over seeds)")
+        ax.bar(names, values, color=colors, label="zoo (test; mean over seeds)")
+        spread = [(n, v, r.std * scale) for n, v, r in zip(names, values, group, strict=True) if r.std is not None]
+        if spread:
+            ax.errorbar([n for n, _, _ in spread], [v for _, v, _ in spread], yerr=[e for _, _, e in spread],
+                        fmt="none", ecolor="black", capsize=4, label="± 1 std over seeds")
         if scale == 1:
             ax.bar(names, [r.best_val for r in group], color="#55a868", width=0.4, label="zoo (best val)")
         ax.scatter(names, [r.reference_value for r in group], color="#c44e52", marker="D", zorder=3,
                    label="published reference")
         ax.set_ylabel(label)
-        ax.tick_params(axis="x", rotation=25)
+        ax.tick_params(axis="x", labelsize=8)
+        plt.setp(ax.get_xticklabels(), rotation=40, ha="right")
         if scale == 100 and group:
             low = min(min(r.value * 100 for r in group), min(r.reference_value for r in group))
             ax.set_ylim(low - 8, 100)
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35), fontsize=8, ncol=2, frameon=False)
+        handles, _ = ax.get_legend_handles_labels()
+        if any(r.ensemble for r in group):
+            handles.append(Patch(color="#8172b3", label="seed ensemble (test)"))
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.45), fontsize=8, ncol=2,
+                  frameon=False)
     fig.suptitle("lstm-zoo recipes against published numbers")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
