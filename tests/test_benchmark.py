@@ -188,3 +188,18 @@ def test_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
     assert benchmark.main(["--help"]) == 0
     out = capsys.readouterr().out
     assert all(key in out for key in ("experiment", "seeds", "folds", "workers", "storage"))
+
+
+def test_two_worker_processes_share_the_queued_seeds(store) -> None:
+    uri, args = store
+    assert benchmark.main(["experiment=trec_lstm", "seeds=4", "workers=2", *args]) == 0
+    client = mlflow.MlflowClient(uri)
+    parent = _parent(client)
+    children = _children(client, parent)
+    assert sorted(c.data.params["seed"] for c in children) == ["0", "1", "2", "3"]  # each seed once
+    assert {c.info.status for c in children} == {"FINISHED"} and parent.data.metrics["n_seeds"] == 4
+    storage = args[-1].removeprefix("storage=")
+    (summary,) = [s for s in optuna.get_all_study_summaries(storage) if s.study_name.startswith("bench-trec_lstm")]
+    trials = optuna.load_study(study_name=summary.study_name, storage=storage).get_trials(
+        states=(TrialState.COMPLETE,))
+    assert len({t.user_attrs["worker"] for t in trials}) == 2  # both workers trained
