@@ -9,10 +9,11 @@ from typing import Any
 import mlflow
 import torch
 from mlflow.exceptions import MlflowException
+from omegaconf import DictConfig, OmegaConf
 from torch.nn import functional as F
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-from zoo.errors import ZooError
+from zoo.errors import DataError, ZooError
 from zoo.tracking.bundle import build_network, bundle_from_checkpoint, ensemble_bundle
 from zoo.tracking.registry import (
     CHECKPOINT,
@@ -45,6 +46,21 @@ def members(client: mlflow.MlflowClient, parent_run_id: str) -> tuple[mlflow.ent
         raise ZooError(f"benchmark {parent_run_id} has {len(children)} finished seed run(s); an ensemble needs at "
                        "least 2 (run the benchmark with seeds=3 or more)")
     return parent, sorted(children, key=lambda r: int(r.data.params.get("seed", 0)))
+
+
+def member_config(client: mlflow.MlflowClient, run_id: str, tracking_uri: str) -> DictConfig:
+    """The config a member was trained with: as logged when its data files are still where the
+    run read them (the usual case: the same machine), else moved to this machine's paths."""
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            cfg = OmegaConf.load(client.download_artifacts(run_id, "config.yaml", tmp))
+        except (MlflowException, OSError):
+            raise ZooError(f"seed run {run_id} has no config.yaml artifact to score the ensemble with") from None
+    try:
+        build_datamodule(cfg).check_files()
+        return cfg
+    except DataError:
+        return logged_config(client, run_id, tracking_uri)
 
 
 @torch.no_grad()
@@ -85,7 +101,7 @@ def register_ensemble(parent_run_id: str, tracking_uri: str, alias: str | None =
             bundles.append(bundle_from_checkpoint(path, logged_max_length(run)))
     bundle = ensemble_bundle(bundles, [f"run {r.info.run_id}" for r in runs])
     network, _ = build_network(bundle)
-    datamodule = build_datamodule(logged_config(client, runs[0].info.run_id, tracking_uri))
+    datamodule = build_datamodule(member_config(client, runs[0].info.run_id, tracking_uri))
     datamodule.setup()
     if datamodule.tokenizer.to_str() != bundle["tokenizer_json"]:
         raise ZooError("the data now gives another tokenizer than the seed runs were trained with (the data "
