@@ -10,7 +10,7 @@ import yaml
 
 from zoo.errors import ConfigError
 from zoo.paths import CONF_DIR
-from zoo.sweeps.replicates import Arm, ArmResult, failure_reasons, finish, prepare, work
+from zoo.sweeps.replicates import Arm, ArmResult, failure_reasons, finish, point_label, prepare, work
 from zoo.sweeps.study import masked, open_storage, storage_url
 from zoo.sweeps.workers import apply_worker_threads, quiet_libraries, spawn_workers
 
@@ -168,6 +168,6 @@ def run_benchmark(args: BenchmarkArgs, argv: list[str]) -> list[ArmResult]:
         if result.missing:
             reasons = failure_reasons(p.study)
             for point in result.missing:
-                label = f"seed{point['seed']}" + (f"-fold{point['fold']}" if "fold" in point else "")
+                label = point_label(point)
                 print(f"  missing {label}: {reasons.get(label, 'not run')}", flush=True)
     return results

@@ -17,9 +17,10 @@ from zoo.sweeps.replicates import Arm, ArmResult, run_arms
 from zoo.sweeps.report import ranked
 from zoo.sweeps.space import to_overrides
 from zoo.sweeps.spec import SweepSpec
+from zoo.tracking.registry import PRIMARY
 
-# the test metric two recipes are compared on, and whether higher is better, per data kind
-TEST_METRIC = {"classification": ("test/acc", True), "text": ("test/loss", False)}
+# the registry's task kind for each data kind: its PRIMARY test metric is what recipes are compared on
+TASK_KIND = {"classification": "classifier", "text": "language_model"}
 
 
 @dataclass
@@ -107,7 +108,7 @@ def confirm(study: optuna.Study, spec: SweepSpec, storage: optuna.storages.BaseS
     sign = 1 if spec.objectives[0].direction == "maximize" else -1
     ranked_results = sorted(zip(top, results, strict=True), key=lambda pair: -sign * pair[1].summaries["val/best"].mean)
     best_trial, _ = ranked_results[0]
-    metric, higher = TEST_METRIC[data_kind]
+    metric, higher = PRIMARY[TASK_KIND[data_kind]]
     winner_arm = trial_arm(spec, best_trial, spec.confirm.final_seeds)
     baseline = default_arm(spec)
     print(f"confirmation: trial {best_trial.number} wins on mean val/best; winner and default recipe over "
