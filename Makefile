@@ -44,14 +44,16 @@ install: ## create .venv (Python 3.11) and install torch, the package and its de
 	$(PY) -m pip install --quiet -e ".[dev]"
 	@$(PY) -c "import torch, lightning, mlflow, optuna; print('installed: torch', torch.__version__, '| lightning', lightning.__version__, '| mlflow', mlflow.__version__, '| optuna', optuna.__version__)"
 
-test: ## run the fast offline test suite (uses ../shared/data)
+test: ## check the layer contract (import-linter) and run the fast offline test suite (uses ../shared/data)
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -q
 
 test-slow: ## run the long end-to-end tests too (full recipes)
 	$(PY) -m pytest -q -m slow
 
-lint: ## ruff check
+lint: ## ruff check and the layer contract
 	$(VENV)/bin/ruff check zoo tests
+	$(VENV)/bin/lint-imports --no-cache
 
 data: ## link the benchmark datasets into $ZOO_DATA_DIR (default data/)
 	$(PY) -m zoo.data.link

@@ -17,10 +17,10 @@ from optuna.trial import TrialState, create_trial
 
 from zoo import benchmark
 from zoo.errors import ZooError
+from zoo.registry.bundle import build_network, bundle_from_checkpoint, ensemble_bundle
+from zoo.registry.ensemble import register_ensemble
+from zoo.registry.loading import load_registered
 from zoo.sweeps import replicates
-from zoo.tracking.bundle import build_network, bundle_from_checkpoint, ensemble_bundle
-from zoo.tracking.ensemble import register_ensemble
-from zoo.tracking.loading import load_registered
 
 TINY = ["debug=smoke", "model.hidden_size=8", "model.embedding_dim=8", "trainer.limit_train_batches=3",
         "trainer.limit_val_batches=2", "trainer.limit_test_batches=2"]

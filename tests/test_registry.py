@@ -16,10 +16,10 @@ from mlflow.exceptions import MlflowException
 
 from zoo.errors import ZooError
 from zoo.paths import PROJECT_ROOT
-from zoo.tracking.bundle import FORMAT, load_bundle
-from zoo.tracking.loading import load_registered
-from zoo.tracking.pyfunc import ModelInputError, texts_from
-from zoo.tracking.registry import promote, register_run
+from zoo.registry.bundle import FORMAT, load_bundle
+from zoo.registry.loading import load_registered
+from zoo.registry.pyfunc import ModelInputError, texts_from
+from zoo.registry.versions import promote, register_run
 from zoo.training.pipeline import run_training
 
 SMALL = ("debug=smoke", "model.hidden_size=16", "model.embedding_dim=8")
@@ -210,7 +210,7 @@ def this_machine(shared_data: Path, workdir: Path, monkeypatch: pytest.MonkeyPat
 
 
 def test_reproduce_gives_the_same_test_metric(registered, tracking_uri, this_machine, workdir: Path) -> None:
-    from zoo.tracking.reproduction import reproduce
+    from zoo.registry.reproduction import reproduce
 
     outcome = reproduce(f"models:/{registered.name}/{registered.version}", tracking_uri)
     assert outcome.metric == "test/acc"
@@ -222,7 +222,7 @@ def test_reproduce_gives_the_same_test_metric(registered, tracking_uri, this_mac
 
 
 def test_reproduce_refuses_when_the_data_changed(registered, tracking_uri, mlflow_client, this_machine) -> None:
-    from zoo.tracking.reproduction import reproduce
+    from zoo.registry.reproduction import reproduce
 
     run_id = mlflow_client.get_model_version(registered.name, registered.version).run_id
     mlflow_client.set_tag(run_id, "data.sha256.dev.tsv", "0" * 64)  # as if dev.tsv had been edited since

@@ -16,8 +16,8 @@ from servers import free_port, running
 
 from zoo.config import compose_config
 from zoo.predict import predict_records
-from zoo.tracking.loading import load_registered
-from zoo.tracking.registry import register_run
+from zoo.registry.loading import load_registered
+from zoo.registry.versions import register_run
 from zoo.training.pipeline import run_training
 
 MLFLOW = str(Path(sys.executable).with_name("mlflow"))

@@ -12,8 +12,8 @@ import pytest
 from omegaconf import DictConfig
 
 from zoo.model_zoo import benchmark_recipe, main, recipes, train_recipe, write_leaderboard
+from zoo.registry.ensemble import register_ensemble
 from zoo.sweeps.study import open_storage
-from zoo.tracking.ensemble import register_ensemble
 from zoo.training.builders import check_config
 
 REQUIRED = {  # recipe: (dataset, task, variant, bidirectional)

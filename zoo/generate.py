@@ -11,8 +11,8 @@ import pandas as pd
 import zoo.config  # noqa: F401 - registers the ${zoo_root:} resolver
 from zoo.cli import friendly_errors, key_values
 from zoo.errors import ZooError
-from zoo.tracking.loading import load_registered
-from zoo.tracking.pyfunc import GENERATION_PARAMS
+from zoo.registry.loading import load_registered
+from zoo.registry.pyfunc import GENERATION_PARAMS
 
 OPTIONS = {"model": "models:/<name>@<alias> or models:/<name>/<version>", "prompt": "text to continue",
            "max_new_tokens": "int", "temperature": "float", "top_k": "int, 0 = no cut-off", "seed": "int",

@@ -18,13 +18,13 @@ from zoo.cli import friendly_errors, key_values
 from zoo.config import compose_config
 from zoo.errors import ZooError
 from zoo.paths import PROJECT_ROOT
+from zoo.registry.leaderboard import Row, markdown, plot, rows
+from zoo.registry.loading import default_tracking_uri
+from zoo.registry.merit import stats_tags
+from zoo.registry.versions import Registered, promote, register_run
 from zoo.sweeps.benchmark import parse_seeds, recipes, report
 from zoo.sweeps.replicates import Arm, run_arms
 from zoo.sweeps.study import open_storage, storage_url
-from zoo.tracking.leaderboard import Row, markdown, plot, rows
-from zoo.tracking.loading import default_tracking_uri
-from zoo.tracking.merit import stats_tags
-from zoo.tracking.registry import Registered, promote, register_run
 from zoo.training.pipeline import run_training
 
 OPTIONS = {"only": "comma-separated recipe names", "train": "true|false (false: only rewrite the leaderboard)",

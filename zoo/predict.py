@@ -14,7 +14,7 @@ import pandas as pd
 import zoo.config  # noqa: F401 - registers the ${zoo_root:} resolver
 from zoo.cli import friendly_errors, key_values
 from zoo.errors import ZooError
-from zoo.tracking.loading import load_registered
+from zoo.registry.loading import load_registered
 
 OPTIONS = {"model": "models:/<name>@<alias> or models:/<name>/<version>", "text": "one text",
            "file": "a file with one text per line, or - for stdin", "tracking_uri": "MLflow store"}

@@ -7,8 +7,8 @@ import sys
 
 import zoo.config  # noqa: F401 - registers the ${zoo_root:} resolver
 from zoo.cli import friendly_errors, key_values
-from zoo.tracking.loading import default_tracking_uri
-from zoo.tracking.registry import promote
+from zoo.registry.loading import default_tracking_uri
+from zoo.registry.versions import promote
 
 OPTIONS = {"model": "registered model name, e.g. sst2-sentiment", "version": "version number or alias",
            "tracking_uri": "MLflow store, default as zoo.train"}

@@ -13,9 +13,9 @@ import sys
 import zoo.config  # noqa: F401 - registers the ${zoo_root:} resolver
 from zoo.cli import friendly_errors, key_values
 from zoo.errors import ZooError
-from zoo.tracking.ensemble import register_ensemble
-from zoo.tracking.loading import default_tracking_uri
-from zoo.tracking.registry import promote, register_run
+from zoo.registry.ensemble import register_ensemble
+from zoo.registry.loading import default_tracking_uri
+from zoo.registry.versions import promote, register_run
 
 OPTIONS = {"run_id": "MLflow run id", "ensemble": "benchmark parent run id (its seed runs become one model)",
            "alias": "alias, default challenger", "promote": "true|false, default true",

@@ -9,8 +9,8 @@ import sys
 
 import zoo.config  # noqa: F401 - registers the ${zoo_root:} resolver
 from zoo.cli import friendly_errors, key_values
-from zoo.tracking.loading import default_tracking_uri
-from zoo.tracking.reproduction import reproduce
+from zoo.registry.loading import default_tracking_uri
+from zoo.registry.reproduction import reproduce
 
 OPTIONS = {"model": "models:/<name>/<version> or models:/<name>@<alias>", "tracking_uri": "MLflow store"}
 

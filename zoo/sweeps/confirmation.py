@@ -12,12 +12,12 @@ import mlflow
 import optuna
 from omegaconf import OmegaConf
 
+from zoo.registry.versions import PRIMARY
 from zoo.stats import Comparison, welch
 from zoo.sweeps.replicates import Arm, ArmResult, run_arms
 from zoo.sweeps.report import ranked
 from zoo.sweeps.space import to_overrides
 from zoo.sweeps.spec import SweepSpec
-from zoo.tracking.registry import PRIMARY
 
 # the registry's task kind for each data kind: its PRIMARY test metric is what recipes are compared on
 TASK_KIND = {"classification": "classifier", "text": "language_model"}

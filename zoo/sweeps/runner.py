@@ -16,6 +16,8 @@ from optuna.trial import TrialState
 
 from zoo.config import flatten
 from zoo.errors import ConfigError
+from zoo.registry.merit import stats_tags
+from zoo.registry.versions import has_checkpoint, promote, register_run
 from zoo.sweeps.confirmation import confirm, log_confirmation
 from zoo.sweeps.objective import TrialObjective
 from zoo.sweeps.report import log_report, ranked, top_table
@@ -32,8 +34,6 @@ from zoo.sweeps.study import (
 )
 from zoo.sweeps.workers import apply_worker_threads, quiet_libraries, spawn_workers
 from zoo.tracking import ensure_experiment
-from zoo.tracking.merit import stats_tags
-from zoo.tracking.registry import has_checkpoint, promote, register_run
 
 
 @dataclass

@@ -8,7 +8,7 @@ import mlflow
 from mlflow.exceptions import MlflowException
 
 from zoo.errors import ZooError
-from zoo.tracking.registry import resolve_version
+from zoo.registry.versions import resolve_version
 
 URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[\w-]+)|/(?P<version>\d+))$")
 

@@ -17,9 +17,9 @@ from mlflow.models import ModelSignature, infer_signature
 from mlflow.types import ColSpec, DataType, Schema
 
 from zoo.errors import ZooError
-from zoo.tracking.bundle import bundle_from_checkpoint
-from zoo.tracking.merit import merit
-from zoo.tracking.pyfunc import GENERATION_PARAMS, ZooTextModel
+from zoo.registry.bundle import bundle_from_checkpoint
+from zoo.registry.merit import merit
+from zoo.registry.pyfunc import GENERATION_PARAMS, ZooTextModel
 from zoo.tracking.store import CHECKPOINT_ARTIFACT as CHECKPOINT
 from zoo.tracking.store import TRUNCATED_TAG
 

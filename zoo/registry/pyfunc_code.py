@@ -3,6 +3,6 @@ so no Python object is pickled into the registry."""
 
 import mlflow
 
-from zoo.tracking.pyfunc import ZooTextModel
+from zoo.registry.pyfunc import ZooTextModel
 
 mlflow.models.set_model(ZooTextModel())

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import mlflow  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from zoo.tracking.merit import merit, tag_key  # noqa: E402
+from zoo.registry.merit import merit, tag_key  # noqa: E402
 
 
 @dataclass

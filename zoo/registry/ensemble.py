@@ -14,8 +14,9 @@ from torch.nn import functional as F
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from zoo.errors import DataError, ZooError
-from zoo.tracking.bundle import build_network, bundle_from_checkpoint, ensemble_bundle
-from zoo.tracking.registry import (
+from zoo.registry.bundle import build_network, bundle_from_checkpoint, ensemble_bundle
+from zoo.registry.reproduction import logged_config
+from zoo.registry.versions import (
     CHECKPOINT,
     Registered,
     existing_version,
@@ -23,7 +24,6 @@ from zoo.tracking.registry import (
     model_name,
     register_bundle,
 )
-from zoo.tracking.reproduction import logged_config
 from zoo.training.builders import build_datamodule
 
 ENSEMBLE_OF = "zoo.ensemble_of"

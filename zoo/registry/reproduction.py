@@ -11,8 +11,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from zoo.config import compose_config
 from zoo.errors import ZooError
-from zoo.tracking.loading import URI
-from zoo.tracking.registry import PRIMARY, resolve_version
+from zoo.registry.loading import URI
+from zoo.registry.versions import PRIMARY, resolve_version
 from zoo.training.builders import build_datamodule
 from zoo.training.pipeline import run_training
 
