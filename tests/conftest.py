@@ -37,18 +37,19 @@ def tracking_uri(workdir: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def base_overrides(shared_data: Path, workdir: Path, tracking_uri: str) -> list[str]:
-    return [
+def base_overrides(shared_data: Path, workdir: Path, tracking_uri: str) -> tuple[str, ...]:
+    """Shared by every test of the session, so immutable: a test adds its own with [*base, ...]."""
+    return (
         f"paths.data_dir={shared_data}",
         f"paths.cache_dir={workdir}/cache",
         f"paths.log_dir={workdir}/logs",
         f"logger.tracking_uri={tracking_uri}",
         f"logger.artifact_root={workdir}/mlartifacts",
-    ]
+    )
 
 
 @pytest.fixture
-def compose(base_overrides: list[str]) -> Callable[..., DictConfig]:
+def compose(base_overrides: tuple[str, ...]) -> Callable[..., DictConfig]:
     """compose('task=generation', 'debug=smoke', ...) with the test paths and store."""
 
     def _compose(*overrides: str) -> DictConfig:

@@ -81,7 +81,7 @@ def test_format_results_lists_every_figure_and_warns_when_noisy() -> None:
     assert "warning" in text and "ratio zoo / plain" in text.split("warning")[1]
 
 
-def test_tiny_run_smoke(shared_data: Path, base_overrides: list[str]) -> None:
+def test_tiny_run_smoke(shared_data: Path, base_overrides: tuple[str, ...]) -> None:
     r = run(base_overrides, num_batches=2, repeats=1)
     assert set(r["figures"]) == set(FIGURES)
     assert all(r["figures"][n]["cpu_s_per_1k_tokens"]["median"] > 0 for n in FIGURES)

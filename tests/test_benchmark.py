@@ -27,7 +27,7 @@ TINY = ["debug=smoke", "model.hidden_size=8", "model.embedding_dim=8", "trainer.
 
 
 @pytest.fixture
-def store(tmp_path: Path, base_overrides: list[str]) -> tuple[str, list[str]]:
+def store(tmp_path: Path, base_overrides: tuple[str, ...]) -> tuple[str, list[str]]:
     """A fresh MLflow store and Optuna storage, and the overrides that point runs at them."""
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     overrides = [*(o for o in base_overrides if not o.startswith("logger.")), f"logger.tracking_uri={uri}",

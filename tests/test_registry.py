@@ -30,8 +30,8 @@ def sentiment_runs(base_overrides):
     """Two finished SST-2 runs (different seeds, so different test accuracy)."""
     from zoo.config import compose_config
 
-    return [run_training(compose_config([*base_overrides, "task=sentiment", *SMALL, f"seed={s}"]))
-            for s in (0, 1)]
+    return tuple(run_training(compose_config([*base_overrides, "task=sentiment", *SMALL, f"seed={s}"]))
+                 for s in (0, 1))
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ SPACE = {"model.num_layers": {"type": "int", "low": 1, "high": 2},
          "model.dropout": {"type": "float", "low": 0.0, "high": 0.5, "condition": "model.num_layers > 1"}}
 
 
-def _spec(name: str, base_overrides: list[str], storage: str, **changes: Any):
+def _spec(name: str, base_overrides: tuple[str, ...], storage: str, **changes: Any):
     raw = {"study_name": f"{name}-{uuid.uuid4().hex[:8]}", "storage": storage,
            "recipe": [*base_overrides, *TINY],
            "objectives": [{"metric": "val/acc", "direction": "maximize"}],

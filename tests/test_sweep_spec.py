@@ -11,8 +11,9 @@ from omegaconf import OmegaConf
 
 from zoo.errors import ConfigError
 from zoo.paths import PROJECT_ROOT
+from zoo.sweeps.check import check_against_config
 from zoo.sweeps.space import to_overrides
-from zoo.sweeps.spec import available_sweeps, check_against_config, load_sweep_config, parse_sweep_spec
+from zoo.sweeps.spec import available_sweeps, load_sweep_config, parse_sweep_spec
 from zoo.sweeps.study import make_pruner, make_sampler, masked, open_storage
 
 BASE: dict[str, Any] = {

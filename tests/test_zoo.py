@@ -42,7 +42,7 @@ def test_recipe_composes_with_a_seed_and_a_reference(recipe: str, compose: Calla
         assert (cfg.data.name, cfg.task.name, cfg.model.variant, bool(cfg.model.bidirectional)) == REQUIRED[recipe]
 
 
-def test_zoo_registers_promotes_and_ranks(base_overrides: list[str], tmp_path: Path) -> None:
+def test_zoo_registers_promotes_and_ranks(base_overrides: tuple[str, ...], tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path}/mlflow.db"  # its own store: champions here do not touch other tests'
     overrides = [*(o for o in base_overrides if not o.startswith("logger.")), f"logger.tracking_uri={uri}",
                  f"logger.artifact_root={tmp_path}/mlartifacts", "debug=smoke", "model.hidden_size=16",

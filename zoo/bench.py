@@ -1,4 +1,5 @@
-"""`python -m zoo.bench [--batches N] [--repeats R] [--threads T] [--out FILE] [overrides]` (`make bench`).
+"""`zoo-bench [--batches N] [--repeats R] [--threads T] [--out FILE] [overrides]` (or `python -m zoo.bench`;
+`make bench`).
 
 Two throughput comparisons, each measured side by side in one process on the same model
 weights and the same batches:
@@ -28,12 +29,12 @@ and garbage collection stay out).
 
 from __future__ import annotations
 
-import argparse
 import copy
 import gc
 import json
 import logging
 import statistics
+import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -41,12 +42,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import click
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
 from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
+from zoo.cli import ZooCommand, overrides_argument
 from zoo.config import compose_config
 from zoo.data.batching import PadCollator
 from zoo.training.builders import build_datamodule, build_task, check_config
@@ -241,7 +244,7 @@ def run(overrides: list[str], num_batches: int, repeats: int) -> dict[str, Any]:
         for name in rotated(list(measures), repeat):
             timings[name].append(measures[name][0]())
     return collect_results(timings, {n: t for n, (_, t) in measures.items()}, warmup) | {
-        "model": f"{'bi' if spec.bidirectional else ''}{spec.variant} L{spec.num_layers} H{spec.hidden_size}",
+        "model": spec.label(),
         "batches": num_batches,
         "batch_size": batch_size,
         "fixed_pad_length": longest,
@@ -342,28 +345,27 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--batches", type=int, default=150, help="training batches per measurement")
-    parser.add_argument("--repeats", type=int, default=5, help="interleaved measurements per figure")
-    parser.add_argument(
-        "--threads", type=int, default=1,
-        help="torch CPU threads (default 1: no OpenMP barriers for a busy neighbour to stall, and "
-        "process CPU time counts no idle spinning)",
-    )
-    parser.add_argument("--out", type=Path, default=None, help="also write the figures as JSON here")
-    parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. model=bilstm")
-    args = parser.parse_args()
-    if args.batches < 1 or args.repeats < 1 or args.threads < 1:
-        parser.error("--batches, --repeats and --threads must be >= 1")
+@click.command("zoo-bench", cls=ZooCommand)
+@click.option("--batches", type=click.IntRange(min=1), default=150, help="Training batches per measurement.")
+@click.option("--repeats", type=click.IntRange(min=1), default=5, help="Interleaved measurements per figure.")
+@click.option("--threads", type=click.IntRange(min=1), default=1,
+              help="Torch CPU threads (1: no OpenMP barriers for a busy neighbour to stall, and process CPU time "
+                   "counts no idle spinning).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the figures as JSON here.")
+@overrides_argument
+def main(batches: int, repeats: int, threads: int, out: Path | None, overrides: tuple[str, ...]) -> int:
+    """Throughput: the zoo's training step against a plain PyTorch loop, and length-bucketed
+    packed batches against naive padding. Other KEY=VALUE arguments are Hydra overrides
+    (e.g. model=bilstm)."""
     _quiet_lightning()
-    set_threads(args.threads)  # before any torch work, so the pools start at this size
-    results = run(args.overrides, args.batches, args.repeats)
+    set_threads(threads)  # before any torch work, so the pools start at this size
+    results = run(list(overrides), batches, repeats)
     print(format_results(results))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2))
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -9,8 +9,9 @@ class ZooError(Exception):
     """Base class for errors caused by user input (config, data, hyperparameters)."""
 
 
-class ConfigError(ZooError):
-    """An invalid config value or an incompatible combination of options."""
+class ConfigError(ZooError, ValueError):
+    """An invalid config value or an incompatible combination of options (a ValueError too,
+    so code that validates plain values, e.g. `pool(..., "median")`, raises the usual type)."""
 
 
 class DataError(ZooError):
@@ -19,3 +20,7 @@ class DataError(ZooError):
 
 class TrainingError(ZooError):
     """Training could not go on (non-finite loss, ...)."""
+
+
+class InputError(ZooError):
+    """Bad input to a trained model (an empty prompt, an out-of-range generation option)."""

@@ -1,37 +1,41 @@
-"""`python -m zoo.generate model=models:/tinyshakespeare-generation@champion prompt="ROMEO:"`
-
-Options: max_new_tokens (200), temperature (1.0; 0 is greedy), top_k (0 = all), seed (0)."""
+"""`zoo-generate model=models:/tinyshakespeare-generation@champion prompt="ROMEO:"` (or
+`python -m zoo.generate`): continue a prompt with a registered language model."""
 
 from __future__ import annotations
 
 import sys
 
+import click
 import pandas as pd
 
-import zoo.config  # noqa: F401 - registers the ${zoo_root:} resolver
-from zoo.cli import friendly_errors, key_values
+from zoo.cli import MODEL_URI, ZooCommand
 from zoo.errors import ZooError
 from zoo.registry.loading import load_registered
 from zoo.registry.pyfunc import GENERATION_PARAMS
 
-OPTIONS = {"model": "models:/<name>@<alias> or models:/<name>/<version>", "prompt": "text to continue",
-           "max_new_tokens": "int", "temperature": "float", "top_k": "int, 0 = no cut-off", "seed": "int",
-           "tracking_uri": "MLflow store"}
 
+@click.command("zoo-generate", cls=ZooCommand)
+@click.option("--model", required=True, metavar=MODEL_URI, help="Registered language model to load.")
+@click.option("--prompt", required=True, help="Text to continue.")
+@click.option("--max-new-tokens", type=click.IntRange(min=1), default=GENERATION_PARAMS["max_new_tokens"],
+              help="Tokens to generate.")
+@click.option("--temperature", type=click.FloatRange(min=0), default=GENERATION_PARAMS["temperature"],
+              help="Sampling temperature; 0 is greedy.")
+@click.option("--top-k", type=click.IntRange(min=0), default=GENERATION_PARAMS["top_k"],
+              help="Sample from the k likeliest tokens; 0 = all.")
+@click.option("--seed", type=int, default=GENERATION_PARAMS["seed"], help="Sampling seed.")
+@click.option("--tracking-uri", metavar="URI", help="MLflow store (default: as zoo-train).")
+def main(model: str, prompt: str, tracking_uri: str | None, **params: int | float) -> int:
+    """Continue PROMPT with a registered language model and print the text.
 
-@friendly_errors
-def main(argv: list[str] | None = None) -> int:
-    args = key_values(list(sys.argv[1:] if argv is None else argv), OPTIONS, required=("model", "prompt"))
-    try:
-        params = {k: type(v)(args[k]) if k in args else v for k, v in GENERATION_PARAMS.items()}
-    except ValueError as err:
-        raise ZooError(f"bad generation option: {err}") from None
-    model = load_registered(args["model"], args.get("tracking_uri"))
-    if model.metadata.get_params_schema() is None:  # only language models take generation params
-        raise ZooError(f"{args['model']} is a classifier, not a language model; use python -m zoo.predict "
-                       f"model={args['model']} text=...")
-    frame = model.predict(pd.DataFrame({"text": [args["prompt"]]}), params=params)
-    print(args["prompt"] + frame["generated"][0])
+    \b
+    zoo-generate model=models:/tinyshakespeare-generation@champion prompt="ROMEO:" temperature=0.8 top_k=10
+    """
+    loaded = load_registered(model, tracking_uri)
+    if loaded.metadata.get_params_schema() is None:  # only language models take generation params
+        raise ZooError(f"{model} is a classifier, not a language model; use zoo-predict model={model} text=...")
+    frame = loaded.predict(pd.DataFrame({"text": [prompt]}), params=params)
+    print(prompt + frame["generated"][0])
     return 0
 
 

@@ -1,4 +1,5 @@
-"""`python -m zoo.model_zoo [only=sst2_lstm,trec_lstm] [seeds=3] [train=false]` (`make zoo SEEDS=3`).
+"""`zoo-zoo [only=sst2_lstm,trec_lstm] [seeds=3] [train=false]` (or `python -m zoo.model_zoo`;
+`make zoo SEEDS=3`).
 
 Trains every recipe in `conf/experiment/` with its fixed seed (or, with seeds=N, once per
 seed 0..N-1 as a benchmark), registers each recipe's run (the seed-0 run, tagged with the
@@ -12,9 +13,10 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+import click
 import optuna
 
-from zoo.cli import friendly_errors, key_values
+from zoo.cli import Switch, ZooCommand
 from zoo.config import compose_config
 from zoo.errors import ZooError
 from zoo.paths import PROJECT_ROOT
@@ -22,14 +24,10 @@ from zoo.registry.leaderboard import Row, markdown, plot, rows
 from zoo.registry.loading import default_tracking_uri
 from zoo.registry.merit import stats_tags
 from zoo.registry.versions import Registered, promote, register_run
-from zoo.sweeps.benchmark import parse_seeds, recipes, report
+from zoo.sweeps.benchmark import OPTIONS, parse_seeds, recipes, report
 from zoo.sweeps.replicates import Arm, run_arms
 from zoo.sweeps.study import open_storage, storage_url
 from zoo.training.pipeline import run_training
-
-OPTIONS = {"only": "comma-separated recipe names", "train": "true|false (false: only rewrite the leaderboard)",
-           "seeds": "N (seeds 0..N-1) or [0,7,9]: benchmark each recipe over seeds",
-           "storage": "Optuna storage for seed runs (default ZOO_OPTUNA_STORAGE or optuna.db)"}
 
 
 def train_recipe(recipe: str, overrides: Sequence[str] = ()) -> Registered:
@@ -69,25 +67,32 @@ def write_leaderboard(tracking_uri: str, root: Path = PROJECT_ROOT) -> list[Row]
     return table
 
 
-@friendly_errors
-def main(argv: list[str] | None = None) -> int:
-    args = key_values(list(sys.argv[1:] if argv is None else argv), OPTIONS)
-    chosen = args["only"].split(",") if args.get("only") else recipes()
+@click.command("zoo-zoo", cls=ZooCommand)
+@click.option("--only", metavar="RECIPE,...", help="Comma-separated recipes from conf/experiment (default: all).")
+@click.option("--train", type=Switch(), default="true", help="false: only rewrite the leaderboard (ZOO.md).")
+@click.option("--seeds", metavar="N|[S,...]", help="Benchmark each recipe over seeds 0..N-1 or the listed seeds.")
+@click.option("--storage", metavar="URL", help=OPTIONS["storage"])
+def main(only: str | None, train: bool, seeds: str | None, storage: str | None) -> int:
+    """Train, register and rank every recipe; write ZOO.md and docs/zoo.png.
+
+    \b
+    zoo-zoo seeds=3                 # every recipe over seeds 0-2
+    zoo-zoo only=sst2_lstm,trec_lstm
+    zoo-zoo train=false             # only rewrite the leaderboard
+    """
+    chosen = only.split(",") if only else recipes()
     unknown = sorted(set(chosen) - set(recipes()))
     if unknown:
         raise ZooError(f"unknown recipe(s) {unknown}; recipes: {', '.join(recipes())}")
-    train = args.get("train", "true").lower()
-    if train not in ("true", "false"):
-        raise ZooError(f"train={args['train']!r}: use train=true (train, then rank) or train=false (only rank)")
-    seeds = parse_seeds(args["seeds"]) if "seeds" in args else None
-    storage = open_storage(storage_url(args.get("storage"))) if seeds and train == "true" else None
+    seed_list = parse_seeds(seeds) if seeds is not None else None
+    study_storage = open_storage(storage_url(storage)) if seed_list and train else None
     failed: list[str] = []
-    for recipe in chosen if train == "true" else []:
+    for recipe in chosen if train else []:
         try:
-            if seeds is None:
+            if seed_list is None:
                 train_recipe(recipe)
             else:
-                benchmark_recipe(recipe, seeds, storage)
+                benchmark_recipe(recipe, seed_list, study_storage)
         except Exception as err:  # noqa: BLE001 - one broken recipe must not cost the others
             if not isinstance(err, ZooError):
                 traceback.print_exc()

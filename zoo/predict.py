@@ -1,4 +1,4 @@
-"""`python -m zoo.predict model=models:/sst2-sentiment@champion text="a gripping film"`
+"""`zoo-predict model=models:/sst2-sentiment@champion text="a gripping film"` (or `python -m zoo.predict`).
 
 Texts come from `text=...`, or `file=<path>` (one text per line; `file=-` reads stdin).
 Writes one JSON object per text: the text, its label, label name and class probabilities."""
@@ -7,32 +7,22 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
+from typing import TextIO
 
+import click
 import pandas as pd
 
-import zoo.config  # noqa: F401 - registers the ${zoo_root:} resolver
-from zoo.cli import friendly_errors, key_values
+from zoo.cli import MODEL_URI, ZooCommand
 from zoo.errors import ZooError
 from zoo.registry.loading import load_registered
 
-OPTIONS = {"model": "models:/<name>@<alias> or models:/<name>/<version>", "text": "one text",
-           "file": "a file with one text per line, or - for stdin", "tracking_uri": "MLflow store"}
 
-
-def read_texts(args: dict[str, str]) -> list[str]:
-    if "text" in args:
-        return [args["text"]]
-    if "file" not in args:
+def read_texts(text: str | None, file: TextIO | None) -> list[str]:
+    if text is not None:
+        return [text]
+    if file is None:
         raise ZooError("give text=\"...\" or file=<path> (file=- reads stdin)")
-    if args["file"] == "-":
-        lines = sys.stdin.read().splitlines()
-    else:
-        path = Path(args["file"])
-        if not path.is_file():
-            raise ZooError(f"file {path} does not exist")
-        lines = path.read_text(encoding="utf-8").splitlines()
-    return [line for line in lines if line.strip()]
+    return [line for line in file.read().splitlines() if line.strip()]
 
 
 def predict_records(model, texts: list[str]) -> list[dict]:
@@ -41,14 +31,22 @@ def predict_records(model, texts: list[str]) -> list[dict]:
     return [{"text": t, **row} for t, row in zip(texts, frame.to_dict(orient="records"), strict=True)]
 
 
-@friendly_errors
-def main(argv: list[str] | None = None) -> int:
-    args = key_values(list(sys.argv[1:] if argv is None else argv), OPTIONS, required=("model",))
-    texts = read_texts(args)
+@click.command("zoo-predict", cls=ZooCommand)
+@click.option("--model", required=True, metavar=MODEL_URI, help="Registered model to load.")
+@click.option("--text", help="One text to classify.")
+@click.option("--file", type=click.File("r", encoding="utf-8"), help="A file with one text per line; - reads stdin.")
+@click.option("--tracking-uri", metavar="URI", help="MLflow store (default: as zoo-train).")
+def main(model: str, text: str | None, file: TextIO | None, tracking_uri: str | None) -> int:
+    """Label texts with a registered classifier; one JSON line per text.
+
+    \b
+    zoo-predict model=models:/sst2-sentiment@champion text="a gripping film"
+    zoo-predict --model models:/trec-classification@champion --file questions.txt
+    """
+    texts = read_texts(text, file)
     if not texts:
         raise ZooError("no text to predict: the input is empty")
-    model = load_registered(args["model"], args.get("tracking_uri"))
-    for record in predict_records(model, texts):
+    for record in predict_records(load_registered(model, tracking_uri), texts):
         print(json.dumps(record, ensure_ascii=False))
     return 0
 

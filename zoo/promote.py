@@ -1,23 +1,28 @@
-"""`python -m zoo.promote model=<name> version=<n|alias>` (`make promote`): make a version the
-champion if it beats the current champion on the test metric; says what it compared."""
+"""`zoo-promote model=<name> version=<n|alias>` (or `python -m zoo.promote`; `make promote`): make a
+version the champion if it beats the current champion on the test metric; says what it compared."""
 
 from __future__ import annotations
 
 import sys
 
-import zoo.config  # noqa: F401 - registers the ${zoo_root:} resolver
-from zoo.cli import friendly_errors, key_values
+import click
+
+from zoo.cli import ZooCommand
 from zoo.registry.loading import default_tracking_uri
 from zoo.registry.versions import promote
 
-OPTIONS = {"model": "registered model name, e.g. sst2-sentiment", "version": "version number or alias",
-           "tracking_uri": "MLflow store, default as zoo.train"}
 
+@click.command("zoo-promote", cls=ZooCommand)
+@click.option("--model", required=True, metavar="NAME", help="Registered model name, e.g. sst2-sentiment.")
+@click.option("--version", required=True, metavar="N|ALIAS", help="Version number or alias to promote.")
+@click.option("--tracking-uri", metavar="URI", help="MLflow store (default: as zoo-train).")
+def main(model: str, version: str, tracking_uri: str | None) -> int:
+    """Make VERSION of MODEL the champion if it beats the current champion on its test metric.
 
-@friendly_errors
-def main(argv: list[str] | None = None) -> int:
-    args = key_values(list(sys.argv[1:] if argv is None else argv), OPTIONS, required=("model", "version"))
-    print(promote(args["model"], args["version"], args.get("tracking_uri") or default_tracking_uri()))
+    \b
+    zoo-promote model=sst2-sentiment version=3
+    """
+    print(promote(model, version, tracking_uri or default_tracking_uri()))
     return 0
 
 

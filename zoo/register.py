@@ -1,5 +1,5 @@
-"""`python -m zoo.register run_id=<id> | ensemble=<benchmark parent run id> [alias=challenger] [promote=true]`
-(`make register RUN_ID=...` or `make register ENSEMBLE=...`).
+"""`zoo-register run_id=<id> | ensemble=<benchmark parent run id> [alias=challenger] [promote=true]`
+(or `python -m zoo.register`; `make register RUN_ID=...` or `make register ENSEMBLE=...`).
 
 Registers a finished training run as `<dataset>-<task>` (a pyfunc taking raw text), or the
 seed models of a benchmark as one version averaging their class probabilities (scored on
@@ -10,31 +10,37 @@ from __future__ import annotations
 
 import sys
 
-import zoo.config  # noqa: F401 - registers the ${zoo_root:} resolver
-from zoo.cli import friendly_errors, key_values
+import click
+
+from zoo.cli import Switch, ZooCommand
 from zoo.errors import ZooError
 from zoo.registry.ensemble import register_ensemble
 from zoo.registry.loading import default_tracking_uri
 from zoo.registry.versions import promote, register_run
 
-OPTIONS = {"run_id": "MLflow run id", "ensemble": "benchmark parent run id (its seed runs become one model)",
-           "alias": "alias, default challenger", "promote": "true|false, default true",
-           "tracking_uri": "MLflow store, default as zoo.train"}
 
+@click.command("zoo-register", cls=ZooCommand)
+@click.option("--run-id", metavar="RUN_ID", help="MLflow run id of a finished training run.")
+@click.option("--ensemble", metavar="RUN_ID", help="Benchmark parent run id: its seed runs become one model.")
+@click.option("--alias", default="challenger", help="Alias to set on the new version.")
+@click.option("--promote", "promote_", type=Switch(), default="true",
+              help="Make the version champion if it beats the current champion.")
+@click.option("--tracking-uri", metavar="URI", help="MLflow store (default: as zoo-train).")
+def main(run_id: str | None, ensemble: str | None, alias: str, promote_: bool, tracking_uri: str | None) -> int:
+    """Register a run, or a benchmark's seeds as one ensemble, in the MLflow Model Registry.
 
-@friendly_errors
-def main(argv: list[str] | None = None) -> int:
-    args = key_values(list(sys.argv[1:] if argv is None else argv), OPTIONS)
-    if ("run_id" in args) == ("ensemble" in args):
+    \b
+    zoo-register run_id=<mlflow run id>
+    zoo-register ensemble=<benchmark parent run id> promote=false
+    """
+    if (run_id is None) == (ensemble is None):
         raise ZooError("give run_id=<mlflow run id> to register one run, or ensemble=<benchmark parent run id> for "
                        "a seed ensemble (one of the two)")
-    uri = args.get("tracking_uri") or default_tracking_uri()
-    alias = args.get("alias", "challenger")
-    registered = (register_ensemble(args["ensemble"], uri, alias) if "ensemble" in args
-                  else register_run(args["run_id"], uri, alias=alias))
+    uri = tracking_uri or default_tracking_uri()
+    registered = register_ensemble(ensemble, uri, alias) if ensemble else register_run(run_id, uri, alias=alias)
     state = "registered" if registered.created else "already registered as"
     print(f"{state} {registered.name} v{registered.version} (models:/{registered.name}/{registered.version})")
-    if args.get("promote", "true").lower() == "true":
+    if promote_:
         print(promote(registered.name, registered.version, uri))
     return 0
 

@@ -1,4 +1,5 @@
-"""`python -m zoo.sweep sweep=<name> [n_trials=N] [workers=N] [key=value ...]` (`make sweep`).
+"""`zoo-sweep sweep=<name> [n_trials=N] [workers=N] [key=value ...]` (or `python -m zoo.sweep`;
+`make sweep`).
 
 Runs the Optuna sweep described by `sweeps/<name>.yaml`; values on the command line
 replace the spec's (`n_trials=12`, `pruner.name=none`, `sampler.seed=1`, `storage=...`).
@@ -10,31 +11,42 @@ from __future__ import annotations
 import os
 import sys
 
+import click
 from omegaconf import OmegaConf
 
-import zoo.config  # noqa: F401 - registers the ${zoo_root:} resolver
-from zoo.cli import friendly_errors
+from zoo.cli import ZooCommand, as_key_values, overrides_argument, worker_options
 from zoo.errors import ConfigError
 from zoo.sweeps.runner import run_sweep
 from zoo.sweeps.spec import available_sweeps, load_sweep_config, parse_sweep_spec
 
 
-@friendly_errors
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    bad = [a for a in argv if "=" not in a]
+@click.command("zoo-sweep", cls=ZooCommand)
+@click.option("--sweep", required=True, type=click.Choice(available_sweeps()), help="Spec in sweeps/<name>.yaml.")
+@click.option("--n-trials", type=int, help="Trials in the study (the spec's unless given).")
+@click.option("--workers", type=int, help="Worker processes on this machine (the spec's unless given).")
+@click.option("--study-name", help="Optuna study to create or resume (the spec's unless given).")
+@click.option("--storage", metavar="URL", help="Optuna storage (default ZOO_OPTUNA_STORAGE or optuna.db).")
+@worker_options
+@overrides_argument
+def main(overrides: tuple[str, ...], role: str, worker_index: int | None, **options: str | int | None) -> int:
+    """Run, or resume, the Optuna sweep SWEEP.
+
+    KEY=VALUE arguments that are not options replace the spec's values, dotted for nested ones
+    (pruner.name=none, sampler=random, sampler.seed=1, max_failures=3).
+
+    \b
+    zoo-sweep sweep=sentiment_sst2 n_trials=12 pruner.name=none
+    zoo-sweep sweep=classification_trec workers=2
+    """
+    bad = [a for a in overrides if "=" not in a]
     if bad:
         raise ConfigError(f"arguments must be key=value, got {bad}; e.g. sweep=sentiment_sst2 n_trials=12")
-    values = OmegaConf.to_container(OmegaConf.from_dotlist(argv))
-    role = values.pop("role", "launcher")
-    index = values.pop("worker_index", None)
+    launcher_argv = as_key_values(options, overrides)
+    values = OmegaConf.to_container(OmegaConf.from_dotlist(launcher_argv))
     # a worker started by hand on another machine gets a seed offset of its own
-    worker_index = int(index) if index is not None else (os.getpid() % 997 + 1 if role == "worker" else 0)
-    name = values.get("sweep")
-    if not name:
-        raise ConfigError(f"name a sweep: sweep=<name>; available: {', '.join(available_sweeps())}")
-    spec = parse_sweep_spec(name, load_sweep_config(name, values))
-    launcher_argv = [a for a in argv if not a.startswith(("role=", "worker_index="))]
+    if worker_index is None:
+        worker_index = os.getpid() % 997 + 1 if role == "worker" else 0
+    spec = parse_sweep_spec(options["sweep"], load_sweep_config(options["sweep"], values))
     outcome = run_sweep(spec, launcher_argv, role=role, worker_index=worker_index)
     return 1 if outcome.stopped_by_failures or outcome.worker_errors else 0
 

@@ -1,4 +1,6 @@
-"""`python -m zoo.train [overrides]`: train one recipe and track it in MLflow."""
+"""`zoo-train [overrides]` (or `python -m zoo.train`; `make train`): train one recipe and track it
+in MLflow. A Hydra app: `--help` lists the config groups, `--cfg job` prints the config,
+`--shell-completion` installs tab completion."""
 
 from __future__ import annotations
 
@@ -6,7 +8,6 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-import zoo.config  # noqa: F401 - registers the ${zoo_root:} resolver
 from zoo.cli import friendly_errors
 from zoo.paths import CONF_DIR
 from zoo.training.pipeline import run_training

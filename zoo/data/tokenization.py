@@ -37,11 +37,6 @@ def train_tokenizer(spec: TokenizerSpec, texts: Iterable[str]) -> Tokenizer:
     return tokenizer
 
 
-def decode(tokenizer: Tokenizer, ids: list[int]) -> str:
-    """Text for ids; word-level joins with spaces, char-level with nothing."""
-    return tokenizer.decode(ids, skip_special_tokens=True)
-
-
 class BatchEncoder:
     """A picklable `datasets.map` function: its fingerprint is the tokenizer's JSON, so a
     second run with the same tokenizer and data loads the cached encoding instead of

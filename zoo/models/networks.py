@@ -7,9 +7,18 @@ from torch import Tensor, nn
 
 from zoo.errors import ConfigError
 from zoo.models.encoder import LSTMEncoder
-from zoo.models.pooling import POOLINGS, pool
+from zoo.models.pooling import check_pooling, pool
 from zoo.models.seed_lstm import State
 from zoo.models.spec import LSTMSpec
+
+
+def refuse_bidirectional(spec: LSTMSpec, task: str = "generation") -> None:
+    """A bidirectional encoder sees the tokens it has to predict, so left-to-right models refuse it."""
+    if spec.bidirectional:
+        raise ConfigError(
+            f"task={task} cannot use a bidirectional LSTM (it would see the tokens it has to "
+            "predict); use model=lstm or model=seed"
+        )
 
 
 class SequenceClassifier(nn.Module):
@@ -19,11 +28,7 @@ class SequenceClassifier(nn.Module):
         self, spec: LSTMSpec, vocab_size: int, num_classes: int, pad_id: int, pooling: str
     ) -> None:
         super().__init__()
-        if pooling not in POOLINGS:
-            raise ConfigError(
-                f"task.pooling={pooling!r} is not known; choose one of {', '.join(POOLINGS)}"
-            )
-        self.pooling = pooling
+        self.pooling = check_pooling(pooling)
         self.encoder = LSTMEncoder(spec, vocab_size, pad_id)
         # on what the pooling reads: every step's output (mean/max) or the final state (last)
         self.output_dropout = nn.Dropout(spec.output_dropout)
@@ -41,11 +46,7 @@ class LanguageModelNetwork(nn.Module):
 
     def __init__(self, spec: LSTMSpec, vocab_size: int, tie_weights: bool = False) -> None:
         super().__init__()
-        if spec.bidirectional:
-            raise ConfigError(
-                "a bidirectional LSTM sees the future, so it cannot model text left to right; "
-                "use model=lstm or model=seed for task=generation"
-            )
+        refuse_bidirectional(spec)
         self.encoder = LSTMEncoder(spec, vocab_size, pad_id=None)
         self.output_dropout = nn.Dropout(spec.output_dropout)  # on every step's top-layer output
         # Tying shares the embedding matrix with the output layer; a projection bridges

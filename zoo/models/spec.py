@@ -79,6 +79,20 @@ class LSTMSpec:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def core_name(self) -> str:
+        """`lstm`, `bilstm`, `seed`: the variant as the zoo names it."""
+        return ("bi" if self.bidirectional else "") + self.variant
+
+    def label(self) -> str:
+        """The one short name of an architecture (run names, tables): `bilstm-L2-H232`."""
+        return f"{self.core_name}-L{self.num_layers}-H{self.hidden_size}"
+
+    def tags(self) -> dict[str, str]:
+        """What a registry version says about its architecture, as MLflow tag strings."""
+        return {"variant": self.core_name, "depth": str(self.num_layers), "width": str(self.hidden_size),
+                "embedding_dim": str(self.embedding_dim)}
+
     @classmethod
     def from_config(cls, cfg: Any) -> LSTMSpec:
         """Build from a config mapping, reporting unknown keys instead of a TypeError."""

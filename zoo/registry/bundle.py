@@ -1,4 +1,4 @@
-"""The model bundle a registered model carries: network weights, sizes, tokenizer.
+"""The model bundle a registered model carries: task kind, network weights, sizes, tokenizer.
 
 One `torch.save` file holding only tensors, numbers, strings, lists and dicts, so it loads
 with `torch.load(weights_only=True)`: serving never unpickles an arbitrary object.
@@ -13,8 +13,9 @@ import torch
 from tokenizers import Tokenizer
 
 from zoo.errors import ZooError
-from zoo.models import LanguageModelNetwork, LSTMSpec, SequenceClassifier
+from zoo.models import LSTMSpec
 from zoo.models.ensemble import ProbabilityAverage
+from zoo.tasks import kind, kind_of_checkpoint
 
 FORMAT = "lstm-zoo/1"
 
@@ -26,7 +27,7 @@ def bundle_from_checkpoint(checkpoint_path: str | Path, max_length: int | None) 
     state = {k.removeprefix("network."): v for k, v in checkpoint["state_dict"].items() if k.startswith("network.")}
     return {
         "format": FORMAT,
-        "task": "classifier" if "num_classes" in hparams else "language_model",
+        "task": kind_of_checkpoint(checkpoint.get("task_kind"), hparams).name,  # the task kind's name
         "hparams": {k: v for k, v in hparams.items() if k != "monitor"},
         "state_dict": state,
         "tokenizer_json": checkpoint["tokenizer_json"],
@@ -55,7 +56,7 @@ def ensemble_bundle(bundles: list[dict[str, Any]], names: list[str]) -> dict[str
     """One bundle holding the weights of several classifiers of one recipe (`members`);
     they must share the task, the sizes and the tokenizer, or their outputs do not line up."""
     first = bundles[0]
-    if first["task"] != "classifier":
+    if not kind(first["task"]).ensembles:
         raise ZooError("a seed ensemble averages class probabilities, so it needs classifiers; "
                        f"{names[0]} is a {first['task']}")
     for bundle, name in zip(bundles[1:], names[1:], strict=True):
@@ -75,12 +76,7 @@ def build_network(bundle: dict[str, Any]) -> tuple[torch.nn.Module, Tokenizer]:
     spec = LSTMSpec.from_config(hp["model"])
 
     def one(state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:
-        network: torch.nn.Module
-        if bundle["task"] == "classifier":
-            network = SequenceClassifier(spec, hp["vocab_size"], hp["num_classes"], hp["pad_id"],
-                                         hp.get("pooling", "last"))
-        else:
-            network = LanguageModelNetwork(spec, hp["vocab_size"], hp.get("tie_weights", False))
+        network = kind(bundle["task"]).network(spec, hp)
         network.load_state_dict(state_dict)
         return network
 

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import mlflow  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from zoo.registry.merit import merit, tag_key  # noqa: E402
+from zoo.registry.merit import merit, tag_key, version_kind  # noqa: E402
 
 
 @dataclass
@@ -51,8 +51,7 @@ def _row(client: mlflow.MlflowClient, recipe: str, newest) -> Row:
     version = client.get_model_version(newest.name, newest.version)  # search results carry no aliases
     run = client.get_run(version.run_id)
     p, m, tags = run.data.params, run.data.metrics, version.tags
-    classifier = tags.get("task_kind") == "classifier"
-    metric = "test/acc" if classifier else "test/loss"
+    metric = version_kind(tags).primary
     ensemble = tags.get("zoo.ensemble") == "true"
     value, _ = merit(tags, metric)
     key = tag_key(metric)

@@ -1,11 +1,13 @@
-"""What a registered version is worth: its seed mean when it was benchmarked over seeds,
-its single test figure otherwise. Promotion and the leaderboard both ask here."""
+"""What a registered version is worth: its task kind's primary test metric, the seed mean
+when it was benchmarked over seeds, its single test figure otherwise. Promotion,
+reproduction and the leaderboard all ask here."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from zoo.stats import Summary
+from zoo.tasks import TaskKind, kind
 
 STATS = ("mean", "std", "ci95_low", "ci95_high")
 
@@ -23,6 +25,11 @@ def stats_tags(summaries: Mapping[str, Summary], parent_run_id: str) -> dict[str
             tags[f"{tag_key(metric)}_{stat}"] = f"{value:.6g}"
         tags["n_seeds"] = str(s.n)
     return tags
+
+
+def version_kind(tags: Mapping[str, str]) -> TaskKind:
+    """The task kind a version was registered as (its `task_kind` tag; classifier if none)."""
+    return kind(tags.get("task_kind", "classifier"))
 
 
 def merit(tags: Mapping[str, str], metric: str) -> tuple[float, str]:

@@ -12,7 +12,8 @@ from omegaconf import DictConfig, OmegaConf
 from zoo.config import compose_config
 from zoo.errors import ZooError
 from zoo.registry.loading import URI
-from zoo.registry.versions import PRIMARY, resolve_version
+from zoo.registry.merit import version_kind
+from zoo.registry.versions import resolve_version
 from zoo.training.builders import build_datamodule
 from zoo.training.pipeline import run_training
 
@@ -83,7 +84,7 @@ def reproduce(uri: str, tracking_uri: str) -> Reproduction:
     cfg = logged_config(client, run.info.run_id, tracking_uri)
     check_data(cfg, run)
     cfg.logger.run_name = f"reproduce-{version.name}-v{version.version}"
-    metric = PRIMARY[version.tags.get("task_kind", "classifier")][0]
+    metric = version_kind(version.tags).primary
     result = run_training(cfg, extra_tags={"zoo.reproduction_of": f"{version.name}/{version.version}",
                                            "zoo.original_run": run.info.run_id})
     return Reproduction(f"{version.name}/{version.version}", metric, run.data.metrics[metric],

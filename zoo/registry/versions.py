@@ -17,19 +17,17 @@ from mlflow.models import ModelSignature, infer_signature
 from mlflow.types import ColSpec, DataType, Schema
 
 from zoo.errors import ZooError
+from zoo.models import LSTMSpec
 from zoo.registry.bundle import bundle_from_checkpoint
-from zoo.registry.merit import merit
-from zoo.registry.pyfunc import GENERATION_PARAMS, ZooTextModel
+from zoo.registry.merit import merit, version_kind
+from zoo.registry.pyfunc import ZooTextModel
 from zoo.tracking.store import CHECKPOINT_ARTIFACT as CHECKPOINT
 from zoo.tracking.store import TRUNCATED_TAG
 
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_code.py")
-# the test metric that decides promotion, and whether higher is better
-PRIMARY = {"classifier": ("test/acc", True), "language_model": ("test/loss", False)}
-EXAMPLES = {"classifier": "a gripping, beautifully acted film", "language_model": "ROMEO:"}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Registered:
     name: str
     version: str
@@ -54,12 +52,15 @@ def _get_run(client: mlflow.MlflowClient, run_id: str) -> mlflow.entities.Run:
     return run
 
 
-def _example_output(bundle_path: Path, task: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _example_output(bundle_path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict | None]:
+    """The task kind's example input, what the bundled model answers to it, and the
+    inference params the kind takes (None: none)."""
     model = ZooTextModel()
     model.load_context(type("Context", (), {"artifacts": {"bundle": str(bundle_path)}})())
-    example = pd.DataFrame({"text": [EXAMPLES[task]]})
-    params = {**GENERATION_PARAMS, "max_new_tokens": 20} if task == "language_model" else None
-    return example, model.predict(None, example, params)
+    example = pd.DataFrame({"text": [model.kind.example]})
+    example_params = dict(model.kind.example_params) if model.kind.example_params else None
+    params = dict(model.kind.params) if model.kind.params else None
+    return example, model.predict(None, example, example_params), params
 
 
 def _signature(example: pd.DataFrame, output: pd.DataFrame, params: dict | None) -> ModelSignature:
@@ -71,13 +72,13 @@ def _signature(example: pd.DataFrame, output: pd.DataFrame, params: dict | None)
                           params=inferred.params)
 
 
-def _tags(run: mlflow.entities.Run, task: str, sweep_run_id: str | None) -> dict[str, str]:
-    p, m, t = run.data.params, run.data.metrics, run.data.tags
+def _tags(run: mlflow.entities.Run, bundle: dict, sweep_run_id: str | None) -> dict[str, str]:
+    """The version's tags: the architecture from the typed bundle, not MLflow's string params."""
+    m, t = run.data.metrics, run.data.tags
     tags = {
-        "task_kind": task, "variant": ("bi" if p.get("model.bidirectional") == "True" else "") + p["model.variant"],
-        "depth": p["model.num_layers"], "width": p["model.hidden_size"],
-        "embedding_dim": p["model.embedding_dim"], "params": str(int(m.get("model/params", 0))),
-        "seed": p.get("seed", ""), "run_id": run.info.run_id, "git_commit": t.get("git.commit", "unknown"),
+        "task_kind": bundle["task"], **LSTMSpec.from_config(bundle["hparams"]["model"]).tags(),
+        "params": str(int(m.get("model/params", 0))), "seed": run.data.params.get("seed", ""),
+        "run_id": run.info.run_id, "git_commit": t.get("git.commit", "unknown"),
         "git_dirty": t.get("git.dirty", "unknown"),
         "experiment_id": run.info.experiment_id,
     }
@@ -145,8 +146,7 @@ def register_bundle(client: mlflow.MlflowClient, run: mlflow.entities.Run, bundl
     with tempfile.TemporaryDirectory() as tmp:
         bundle_path = Path(tmp) / "bundle.pt"
         torch.save(bundle, bundle_path)
-        example, output = _example_output(bundle_path, bundle["task"])
-        params = GENERATION_PARAMS if bundle["task"] == "language_model" else None
+        example, output, params = _example_output(bundle_path)
         try:
             with mlflow.start_run(run_id=run_id):  # the model is logged into its training run
                 info = mlflow.pyfunc.log_model(
@@ -156,7 +156,7 @@ def register_bundle(client: mlflow.MlflowClient, run: mlflow.entities.Run, bundl
                 )
         finally:  # reopening the run must not change its status or training time
             client.set_terminated(run_id, run.info.status, end_time=run.info.end_time)
-    tags = {**_tags(run, bundle["task"], sweep_run_id), **(extra_tags or {})}
+    tags = {**_tags(run, bundle, sweep_run_id), **(extra_tags or {})}
     registered = mlflow.register_model(info.model_uri, name, tags=tags)
     metrics = ", ".join(f"{k} {v}" for k, v in tags.items() if k.startswith("test_"))
     kind = f"seed ensemble of {tags['n_members']} " if "n_members" in tags else ""
@@ -196,7 +196,8 @@ def promote(name: str, ref: str, tracking_uri: str) -> str:
     """Make version `ref` the champion if it beats the current one on the test metric."""
     client = mlflow.MlflowClient(tracking_uri)
     candidate = resolve_version(client, name, ref)
-    metric, higher = PRIMARY[candidate.tags.get("task_kind", "classifier")]
+    task_kind = version_kind(candidate.tags)
+    metric, higher = task_kind.primary, task_kind.maximize
     key = metric.replace("/", "_")
     if key not in candidate.tags:
         raise ZooError(f"{name} v{candidate.version} has no {metric} (its run skipped the test split), so it "

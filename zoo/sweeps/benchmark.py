@@ -4,6 +4,7 @@ before any training starts."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import yaml
@@ -16,9 +17,9 @@ from zoo.sweeps.workers import apply_worker_threads, quiet_libraries, spawn_work
 
 OPTIONS = {
     "experiment": "recipe(s) from conf/experiment, e.g. sst2_bilstm,trec_bilstm (default: the overrides alone)",
-    "seeds": "N (seeds 0..N-1, default 5) or a list such as [0,7,9]",
+    "seeds": "N (seeds 0..N-1) or a list such as [0,7,9]",
     "folds": "K >= 2: K-fold cross-validation (data.cv_folds=K, every fold)",
-    "workers": "worker processes on this machine (default 1)",
+    "workers": "worker processes on this machine",
     "storage": "Optuna storage URL (default ZOO_OPTUNA_STORAGE or optuna.db)",
 }
 INTERNAL = ("role", "worker_index")
@@ -37,16 +38,6 @@ class BenchmarkArgs:
     storage: str | None = None
     role: str = "launcher"
     overrides: list[str] = field(default_factory=list)
-
-
-def _whole(value: str, key: str) -> int:
-    try:
-        parsed = yaml.safe_load(value)
-    except yaml.YAMLError:
-        parsed = None
-    if isinstance(parsed, bool) or not isinstance(parsed, int):
-        raise ConfigError(f"{key}={value!r} must be a whole number")
-    return parsed
 
 
 def parse_seeds(value: str) -> list[int]:
@@ -71,37 +62,26 @@ def parse_seeds(value: str) -> list[int]:
     return parsed
 
 
-def parse_args(argv: list[str]) -> BenchmarkArgs:
-    """Our keys (see OPTIONS) and Hydra overrides for every recipe (everything else)."""
-    ours: dict[str, str] = {}
-    overrides: list[str] = []
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        if not sep:
+def parse_args(experiment: str | None = None, seeds: str = "5", folds: int | None = None, workers: int = 1,
+               storage: str | None = None, role: str = "launcher", overrides: Sequence[str] = ()) -> BenchmarkArgs:
+    """The command line's options (see OPTIONS), checked, and the Hydra overrides for every recipe."""
+    for arg in overrides:
+        if "=" not in arg:
             raise ConfigError(f"arguments are key=value, got {arg!r}; e.g. experiment=sst2_lstm seeds=5")
-        if key in OPTIONS or key in INTERNAL:
-            ours[key] = value
-        elif key == "seed":
+        if arg.partition("=")[0] == "seed":
             raise ConfigError("seed=... is set for each run by the benchmark; choose them with seeds=5 or "
                               "seeds=[0,7,9]")
-        else:
-            overrides.append(arg)
     experiments: list[str | None] = [None]
-    if ours.get("experiment"):
-        experiments = [e.strip() for e in ours["experiment"].strip("[]").split(",") if e.strip()]
+    if experiment:
+        experiments = [e.strip() for e in experiment.strip("[]").split(",") if e.strip()]
         unknown = sorted(set(experiments) - set(recipes()))
         if unknown:
             raise ConfigError(f"unknown recipe(s) {unknown}; recipes in conf/experiment: {', '.join(recipes())}")
-    folds = None
-    if "folds" in ours:
-        folds = _whole(ours["folds"], "folds")
-        if folds < 2:
-            raise ConfigError(f"folds={folds}: cross-validation needs at least 2 folds (folds=10 is usual)")
-    workers = _whole(ours.get("workers", "1"), "workers")
+    if folds is not None and folds < 2:
+        raise ConfigError(f"folds={folds}: cross-validation needs at least 2 folds (folds=10 is usual)")
     if workers < 1:
         raise ConfigError(f"workers={workers} must be >= 1")
-    return BenchmarkArgs(experiments, parse_seeds(ours.get("seeds", "5")), folds, workers, ours.get("storage"),
-                         ours.get("role", "launcher"), overrides)
+    return BenchmarkArgs(experiments, parse_seeds(seeds), folds, workers, storage, role, list(overrides))
 
 
 def build_arms(args: BenchmarkArgs) -> list[Arm]:

@@ -12,15 +12,12 @@ import mlflow
 import optuna
 from omegaconf import OmegaConf
 
-from zoo.registry.versions import PRIMARY
 from zoo.stats import Comparison, welch
 from zoo.sweeps.replicates import Arm, ArmResult, run_arms
 from zoo.sweeps.report import ranked
 from zoo.sweeps.space import to_overrides
 from zoo.sweeps.spec import SweepSpec
-
-# the registry's task kind for each data kind: its PRIMARY test metric is what recipes are compared on
-TASK_KIND = {"classification": "classifier", "text": "language_model"}
+from zoo.tasks import TaskKind
 
 
 @dataclass
@@ -95,9 +92,9 @@ def same_recipe(a: Arm, b: Arm) -> bool:
 
 
 def confirm(study: optuna.Study, spec: SweepSpec, storage: optuna.storages.BaseStorage, parent_run_id: str,
-            data_kind: str) -> Confirmation | None:
+            task_kind: TaskKind) -> Confirmation | None:
     """Run the confirmation stage (resumable: every arm is a benchmark study); None when the
-    search has no complete trial."""
+    search has no complete trial. Recipes are compared on the task kind's primary test metric."""
     top = ranked(study, spec)[: spec.confirm.top_k]
     if not top:
         return None
@@ -108,7 +105,7 @@ def confirm(study: optuna.Study, spec: SweepSpec, storage: optuna.storages.BaseS
     sign = 1 if spec.objectives[0].direction == "maximize" else -1
     ranked_results = sorted(zip(top, results, strict=True), key=lambda pair: -sign * pair[1].summaries["val/best"].mean)
     best_trial, _ = ranked_results[0]
-    metric, higher = PRIMARY[TASK_KIND[data_kind]]
+    metric, higher = task_kind.primary, task_kind.maximize
     winner_arm = trial_arm(spec, best_trial, spec.confirm.final_seeds)
     baseline = default_arm(spec)
     print(f"confirmation: trial {best_trial.number} wins on mean val/best; winner and default recipe over "

@@ -43,19 +43,17 @@ class TrialObjective:
     """The callable Optuna optimises; returns the objective value(s) of a trained trial."""
 
     def __init__(self, spec: SweepSpec, parent_run_id: str, tracking_uri: str, experiment_id: str,
-                 output_root: Path, extra_overrides: list[str]) -> None:
+                 output_root: Path) -> None:
         self.spec = spec
         self.parent_run_id = parent_run_id
         self.client = mlflow.MlflowClient(tracking_uri)
         self.experiment_id = experiment_id
         self.output_root = output_root
-        self.extra_overrides = extra_overrides
 
     def overrides(self, trial: optuna.Trial, chosen: dict[str, Any]) -> list[str]:
         objective = self.spec.objectives[0]
         return [
             *self.spec.recipe,
-            *self.extra_overrides,
             *to_overrides(chosen),
             f"task.monitor={objective.metric}",
             f"task.monitor_mode={'max' if objective.direction == 'maximize' else 'min'}",

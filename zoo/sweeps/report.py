@@ -60,13 +60,16 @@ def _figures(study: optuna.Study, spec: SweepSpec) -> dict[str, tuple[Any, Any]]
         "param_importances": (
             lambda: vis.plot_param_importances(study, target=target, target_name=first),
             lambda: mpl.plot_param_importances(study, target=target, target_name=first)),
-        "depth_width_contour": (
-            lambda: vis.plot_contour(study, params=[DEPTH, WIDTH], target=target, target_name=first),
-            lambda: mpl.plot_contour(study, params=[DEPTH, WIDTH], target=target, target_name=first)),
-        "depth_width_slice": (
-            lambda: vis.plot_slice(study, params=[DEPTH, WIDTH], target=target, target_name=first),
-            lambda: mpl.plot_slice(study, params=[DEPTH, WIDTH], target=target, target_name=first)),
     }
+    tuned = [p for p in (DEPTH, WIDTH) if p in spec.search_space]  # drawn only when tuned
+    if len(tuned) == 2:
+        plots["depth_width_contour"] = (
+            lambda: vis.plot_contour(study, params=tuned, target=target, target_name=first),
+            lambda: mpl.plot_contour(study, params=tuned, target=target, target_name=first))
+    if tuned:
+        plots["depth_width_slice"] = (
+            lambda: vis.plot_slice(study, params=tuned, target=target, target_name=first),
+            lambda: mpl.plot_slice(study, params=tuned, target=target, target_name=first))
     if spec.multi_objective:
         names = [o.metric for o in spec.objectives]
         plots["pareto_front"] = (lambda: vis.plot_pareto_front(study, target_names=names),

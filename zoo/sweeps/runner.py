@@ -18,10 +18,11 @@ from zoo.config import flatten
 from zoo.errors import ConfigError
 from zoo.registry.merit import stats_tags
 from zoo.registry.versions import has_checkpoint, promote, register_run
+from zoo.sweeps.check import check_against_config
 from zoo.sweeps.confirmation import confirm, log_confirmation
 from zoo.sweeps.objective import TrialObjective
 from zoo.sweeps.report import log_report, ranked, top_table
-from zoo.sweeps.spec import SweepSpec, check_against_config
+from zoo.sweeps.spec import SweepSpec
 from zoo.sweeps.study import (
     PARENT_ATTR,
     counts,
@@ -33,6 +34,7 @@ from zoo.sweeps.study import (
     storage_url,
 )
 from zoo.sweeps.workers import apply_worker_threads, quiet_libraries, spawn_workers
+from zoo.tasks import kind_of_config
 from zoo.tracking import ensure_experiment
 
 
@@ -140,7 +142,7 @@ def _confirm_and_register(study: optuna.Study, spec: SweepSpec, client: mlflow.M
                           parent: str, storage: optuna.storages.BaseStorage, summary: str) -> None:
     """Prove the winner over seeds, register its seed-0 run with the seed statistics, and
     promote it only if it beats the default recipe on test (then the champion, on means)."""
-    result = confirm(study, spec, storage, parent, cfg.task.data_kind)
+    result = confirm(study, spec, storage, parent, kind_of_config(cfg))
     if result is None:
         return
     log_confirmation(client, parent, result, summary, spec.objectives[0].metric)
@@ -188,7 +190,7 @@ def run_sweep(spec: SweepSpec, argv: list[str], role: str = "launcher", worker_i
             print(f"[trial {trial.number:>3}] FAIL     its worker {trial.user_attrs.get('worker')} died", flush=True)
         failures = FailureBudget(study, spec)
         output_root = Path(cfg.paths.log_dir) / "sweeps" / spec.study_name
-        objective = TrialObjective(spec, parent, cfg.logger.tracking_uri, experiment_id, output_root, [])
+        objective = TrialObjective(spec, parent, cfg.logger.tracking_uri, experiment_id, output_root)
         deadline = start + spec.timeout if spec.timeout else None
         worker_errors = 0
         if role == "launcher" and spec.workers > 1:

@@ -7,10 +7,16 @@ from typing import Any
 
 import optuna
 
+from zoo.paths import CONF_DIR
 from zoo.sweeps.spec import CONDITION, ParamSpec
 
 OPERATORS = {"==": operator.eq, "!=": operator.ne, ">=": operator.ge, "<=": operator.le,
              ">": operator.gt, "<": operator.lt}
+
+
+def is_group(key: str) -> bool:
+    """True when the key is a config group (e.g. `model`), chosen as `model=bilstm`."""
+    return (CONF_DIR / key.replace(".", "/")).is_dir()
 
 
 def _holds(condition: str, chosen: dict[str, Any]) -> bool:
@@ -48,6 +54,6 @@ def to_overrides(chosen: dict[str, Any]) -> list[str]:
     def render(value: Any) -> str:
         return repr(value) if isinstance(value, float) else str(value)
 
-    groups = [f"{k}={v}" for k, v in chosen.items() if ParamSpec(k, "categorical").is_group]
-    values = [f"{k}={render(v)}" for k, v in chosen.items() if not ParamSpec(k, "categorical").is_group]
+    groups = [f"{k}={v}" for k, v in chosen.items() if is_group(k)]
+    values = [f"{k}={render(v)}" for k, v in chosen.items() if not is_group(k)]
     return groups + values

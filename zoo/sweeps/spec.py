@@ -2,26 +2,24 @@
 
 The spec names the recipe it tunes (Hydra overrides), the objective(s), the search space,
 the sampler, the pruner and the budget. Every mistake is reported with the entry it is
-in, so a sweep never dies on its third trial for a typo in the spec.
+in, so a sweep never dies on its third trial for a typo in the spec. Parsing here reads
+only the YAML; `zoo.sweeps.check` checks the spec against the composed recipe.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from zoo.config import compose_config
 from zoo.errors import ConfigError
-from zoo.paths import CONF_DIR, PROJECT_ROOT
+from zoo.paths import PROJECT_ROOT
 from zoo.sweeps.confirm_spec import ConfirmSpec, parse_confirm
+from zoo.sweeps.factories import build, normalize, selector
 
 SWEEPS_DIR = PROJECT_ROOT / "sweeps"
-SAMPLERS = ("tpe", "random", "cmaes", "nsga2")
-PRUNERS = ("median", "hyperband", "threshold", "none")
 PARAM_TYPES = ("int", "float", "categorical")
 EXTRA_OBJECTIVES = ("model/params", "perf/inference_ms")
 REQUIRED_PARAMS = ("model.num_layers", "model.hidden_size")
@@ -47,11 +45,6 @@ class ParamSpec:
     choices: tuple[Any, ...] = ()
     condition: str | None = None
 
-    @property
-    def is_group(self) -> bool:
-        """True when the key is a config group (e.g. `model`), chosen as `model=bilstm`."""
-        return (CONF_DIR / self.key.replace(".", "/")).is_dir()
-
 
 @dataclass
 class SweepSpec:
@@ -60,6 +53,7 @@ class SweepSpec:
     recipe: list[str]
     objectives: list[Objective]
     search_space: dict[str, ParamSpec]
+    # as written: {name: <alias>, ...options} or {_target_: <Optuna class>, ...options} (zoo.sweeps.factories)
     sampler: dict[str, Any] = field(default_factory=lambda: {"name": "tpe", "seed": 0})
     pruner: dict[str, Any] = field(default_factory=lambda: {"name": "median"})
     n_trials: int = 20
@@ -98,11 +92,13 @@ def load_sweep_config(name: str, overrides: dict[str, Any]) -> DictConfig:
             f"unknown sweep option(s) {unknown}; options are {sorted(SweepSpec.__dataclass_fields__)}"
         )
     values = {k: v for k, v in overrides.items() if k != "sweep"}
-    for key in ("sampler", "pruner"):  # `sampler=random` replaces the block, keeping its seed
-        if isinstance(values.get(key), str):
-            old = cfg.get(key)
+    for key in ("sampler", "pruner"):
+        # naming another one (`sampler=random`, `pruner.name=none`, `pruner._target_=...`) replaces
+        # the block, keeping its seed; other keys (`sampler.seed=1`) change the spec's block
+        new, old = values.get(key), cfg.get(key)
+        if isinstance(new, str) or selector(new) not in (None, selector(old)):
             seed = {"seed": old.seed} if isinstance(old, DictConfig) and "seed" in old else {}
-            values[key] = {"name": values[key], **seed}
+            values[key] = {**seed, **({"name": new} if isinstance(new, str) else new)}
             cfg = OmegaConf.merge(cfg, {key: None})
     return OmegaConf.merge(cfg, values)
 
@@ -140,13 +136,6 @@ def _param(key: str, raw: Any) -> ParamSpec:
             "e.g. 'model.num_layers > 1'"
         )
     return param
-
-
-def _factory_name(raw: Any, what: str, allowed: tuple[str, ...]) -> dict[str, Any]:
-    values = {"name": raw} if isinstance(raw, str) else dict(raw or {})
-    if values.get("name") not in allowed:
-        raise ConfigError(f"{what}.name={values.get('name')!r} is not known; choose one of {', '.join(allowed)}")
-    return values
 
 
 def _integer(raw: dict[str, Any], key: str, default: int) -> int:
@@ -190,8 +179,8 @@ def parse_sweep_spec(name: str, cfg: DictConfig) -> SweepSpec:
         recipe=[str(o) for o in raw.get("recipe") or []],
         objectives=objectives,
         search_space=space,
-        sampler=_factory_name(raw.get("sampler", "tpe"), "sampler", SAMPLERS),
-        pruner=_factory_name(raw.get("pruner", "median"), "pruner", PRUNERS),
+        sampler=normalize(raw.get("sampler", "tpe"), "sampler"),
+        pruner=normalize(raw.get("pruner", "median"), "pruner"),
         n_trials=_integer(raw, "n_trials", 20),
         timeout=raw.get("timeout"),
         max_failures=_integer(raw, "max_failures", 5),
@@ -211,51 +200,7 @@ def parse_sweep_spec(name: str, cfg: DictConfig) -> SweepSpec:
         raise ConfigError("n_trials and workers must be >= 1 and max_failures >= 0")
     if spec.timeout is not None and float(spec.timeout) <= 0:
         raise ConfigError(f"timeout={spec.timeout} must be a number of seconds > 0 (or null)")
-    from zoo.sweeps.study import make_pruner, make_sampler  # noqa: PLC0415 - validate options now
-
-    make_sampler(spec)
-    make_pruner(spec)
+    build(spec.sampler, "sampler")  # bad options fail now, not in the first trial
+    build(spec.pruner, "pruner")
     return spec
 
-
-OBJECTIVE_METRICS = {"classification": ("val/acc", "val/f1_macro", "val/loss"),
-                     "text": ("val/loss", "val/ppl", "val/bpc")}
-
-
-def check_against_config(spec: SweepSpec, extra_overrides: list[str] = ()) -> DictConfig:
-    """Compose the recipe, check it as `zoo.train` would, and check that every
-    search-space key names something in it and the objective is a metric the task logs."""
-    from zoo.training.builders import check_config  # here: importing training pulls in torch
-
-    try:
-        cfg = compose_config([*spec.recipe, *extra_overrides])
-    except Exception as err:  # noqa: BLE001 - Hydra's composition errors, reworded
-        raise ConfigError(f"sweep {spec.name}: the recipe {spec.recipe} does not compose: {err}") from None
-    check_config(cfg)
-    logged = OBJECTIVE_METRICS[cfg.task.data_kind]
-    if spec.objectives[0].metric not in logged:
-        raise ConfigError(f"objectives[0]={spec.objectives[0].metric!r} is not logged by task={cfg.task.name}; "
-                          f"choose one of {', '.join(logged)}")
-    missing = object()
-    for key, param in spec.search_space.items():
-        if param.is_group:
-            options = sorted(p.stem for p in (CONF_DIR / key).glob("*.yaml"))
-            bad = [c for c in param.choices if str(c) not in options]
-            if param.type != "categorical" or bad:
-                raise ConfigError(
-                    f"search_space entry {key!r} is a config group: use type: categorical with "
-                    f"choices from {options}" + (f" (unknown: {bad})" if bad else "")
-                )
-        elif OmegaConf.select(cfg, key, default=missing) is missing:
-            parent = key.rsplit(".", 1)[0] if "." in key else ""
-            node = OmegaConf.select(cfg, parent) if parent else cfg
-            keys = sorted(node.keys()) if isinstance(node, DictConfig) else []
-            raise ConfigError(
-                f"search_space entry {key!r} names a key absent from the composed config "
-                f"(recipe {spec.recipe})" + (f"; {parent or 'the root'} has {keys}" if keys else "")
-            )
-    return cfg
-
-
-def sweep_path(name: str) -> Path:
-    return SWEEPS_DIR / f"{name}.yaml"

@@ -16,6 +16,7 @@ from optuna.trial import TrialState
 
 from zoo.errors import ConfigError
 from zoo.paths import PROJECT_ROOT
+from zoo.sweeps.factories import build
 from zoo.sweeps.spec import SweepSpec
 
 HEARTBEAT_S = 10
@@ -78,41 +79,14 @@ def close_child_run(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> Non
 def make_sampler(spec: SweepSpec, offset: int = 0) -> optuna.samplers.BaseSampler:
     """The spec's sampler; `offset` shifts the seed so resumed or parallel workers do not
     replay the trials already sampled."""
-    options = {k: v for k, v in spec.sampler.items() if k != "name"}
-    seed = options.pop("seed", 0)
-    seed = None if seed is None else int(seed) + offset
-    name = spec.sampler["name"]
-    if name == "tpe":
-        options.setdefault("multivariate", True)
-        options.setdefault("constant_liar", True)  # parallel workers avoid the same region
-    factory = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler,
-               "cmaes": optuna.samplers.CmaEsSampler, "nsga2": optuna.samplers.NSGAIISampler}[name]
-    return _build(factory, "sampler", name, seed=seed, **options)
-
-
-def _build(factory: Any, what: str, name: str, **options: Any) -> Any:
-    """Construct an Optuna sampler/pruner; a bad option is a ConfigError naming it."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return factory(**options)
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"{what} {name} with options {options}: {err}") from None
+    return build(spec.sampler, "sampler", seed_offset=offset)
 
 
 def make_pruner(spec: SweepSpec) -> optuna.pruners.BasePruner:
-    options = {k: v for k, v in spec.pruner.items() if k != "name"}
-    name = spec.pruner["name"]
-    if name == "none" or spec.multi_objective:  # Optuna prunes single-objective studies only
+    """The spec's pruner; none for a multi-objective study (Optuna prunes single-objective ones only)."""
+    if spec.multi_objective:
         return optuna.pruners.NopPruner()
-    if name == "median":
-        options.setdefault("n_startup_trials", 3)
-        options.setdefault("n_warmup_steps", 1)
-    if name == "hyperband":
-        options.setdefault("min_resource", 1)
-    factory = {"median": optuna.pruners.MedianPruner, "hyperband": optuna.pruners.HyperbandPruner,
-               "threshold": optuna.pruners.ThresholdPruner}[name]
-    return _build(factory, "pruner", name, **options)
+    return build(spec.pruner, "pruner")
 
 
 def load_study(spec: SweepSpec, storage: optuna.storages.BaseStorage, offset: int = 0) -> optuna.Study:

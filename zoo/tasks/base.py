@@ -1,13 +1,15 @@
-"""What every task module shares: optimiser from config, the tokenizer in the checkpoint."""
+"""What every task module shares: optimiser from config, tokenizer and kind in the checkpoint."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import lightning as L
 import torch
 from tokenizers import Tokenizer
+from torch import nn
 
 from zoo.models import LSTMSpec
 
@@ -20,8 +22,13 @@ class ZooTask(L.LightningModule):
 
     The optimiser and scheduler arrive as Hydra `_partial_` factories, so the config
     picks them without code. The tokenizer's JSON rides in the checkpoint, so a
-    checkpoint alone turns raw text into predictions.
+    checkpoint alone turns raw text into predictions. So does the task kind's name
+    (`task_kind`, set by the builder), so a bundle never has to guess it.
     """
+
+    task_kind: str | None = None
+    # the kind's network builder, (spec, hyperparameters) -> nn.Module; a bundle calls the same one
+    network_builder: Callable[[LSTMSpec, Mapping[str, Any]], nn.Module]
 
     def __init__(
         self,
@@ -32,7 +39,12 @@ class ZooTask(L.LightningModule):
         monitor: str = "val/loss",
     ) -> None:
         super().__init__()
+        # the subclass's own init arguments go into the checkpoint (the factories and the
+        # tokenizer ride elsewhere); its frame is the caller of this __init__
+        caller = inspect.currentframe().f_back  # type: ignore[union-attr]
+        self.save_hyperparameters(ignore=["optimizer", "scheduler", "tokenizer_json"], logger=False, frame=caller)
         self.spec = LSTMSpec.from_config(model)
+        self.network = type(self).network_builder(self.spec, self.hparams)
         self.monitor = monitor
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
@@ -46,6 +58,14 @@ class ZooTask(L.LightningModule):
                 raise RuntimeError("this model was built without a tokenizer")
             self._tokenizer = Tokenizer.from_str(self.tokenizer_json)
         return self._tokenizer
+
+    def forward_batch(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The network's output for one batch of the kind's data module (latency, benchmarks)."""
+        raise NotImplementedError
+
+    def batch_tokens(self, batch: dict[str, torch.Tensor]) -> int:
+        """Real (unpadded) tokens in a batch, for throughput."""
+        return int(batch["input_ids"].numel())
 
     def num_parameters(self) -> int:
         """Trainable parameters, counting a tied matrix once."""
@@ -64,7 +84,10 @@ class ZooTask(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["tokenizer_json"] = self.tokenizer_json
+        if self.task_kind is not None:
+            checkpoint["task_kind"] = self.task_kind
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.tokenizer_json = checkpoint.get("tokenizer_json", self.tokenizer_json)
         self._tokenizer = None
+        self.task_kind = checkpoint.get("task_kind", self.task_kind)

@@ -1,17 +1,22 @@
-"""TextClassifier: classification and sentiment analysis, with accuracy and macro-F1."""
+"""TextClassifier: classification and sentiment analysis, with accuracy and macro-F1; and
+the `classifier` task kind both tasks train."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-import torch
 from torch import Tensor
 from torch.nn import functional as F
 from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-from zoo.models import SequenceClassifier
+from zoo.data import ClassificationDataModule
+from zoo.data.base import TextDataModule
+from zoo.models import LSTMSpec, SequenceClassifier
 from zoo.tasks.base import OptimizerFactory, SchedulerFactory, ZooTask
+from zoo.tasks.inference import classify
+from zoo.tasks.kinds import TaskKind, register
 
 
 def _metrics(num_classes: int, prefix: str) -> MetricCollection:
@@ -24,9 +29,16 @@ def _metrics(num_classes: int, prefix: str) -> MetricCollection:
     )
 
 
+def build_network(spec: LSTMSpec, hparams: Mapping[str, Any]) -> SequenceClassifier:
+    """The network from the module's hyperparameters (a checkpoint's or a bundle's)."""
+    return SequenceClassifier(spec, hparams["vocab_size"], hparams["num_classes"], hparams["pad_id"],
+                              hparams.get("pooling", "last"))
+
+
 class TextClassifier(ZooTask):
     """LSTM sequence classifier; logs train/loss, val/{loss,acc,f1_macro}, test/{...}."""
 
+    network_builder = staticmethod(build_network)
 
     def __init__(
         self,
@@ -36,14 +48,10 @@ class TextClassifier(ZooTask):
         pad_id: int,
         class_names: list[str] | None = None,
         pooling: str = "last",
-        optimizer: OptimizerFactory | None = None,
-        scheduler: SchedulerFactory | None = None,
-        tokenizer_json: str | None = None,
-        monitor: str = "val/loss",
+        optimizer: OptimizerFactory | None = None, scheduler: SchedulerFactory | None = None,
+        tokenizer_json: str | None = None, monitor: str = "val/loss",
     ) -> None:
         super().__init__(model, optimizer, scheduler, tokenizer_json, monitor)
-        self.save_hyperparameters(ignore=["optimizer", "scheduler", "tokenizer_json"], logger=False)
-        self.network = SequenceClassifier(self.spec, vocab_size, num_classes, pad_id, pooling)
         self.class_names = list(class_names or [str(i) for i in range(num_classes)])
         self.val_metrics = _metrics(num_classes, "val/")
         self.test_metrics = _metrics(num_classes, "test/")
@@ -54,8 +62,14 @@ class TextClassifier(ZooTask):
     def forward(self, input_ids: Tensor, lengths: Tensor) -> Tensor:
         return self.network(input_ids, lengths)
 
+    def forward_batch(self, batch: dict[str, Tensor]) -> Tensor:
+        return self(batch["input_ids"], batch["lengths"])
+
+    def batch_tokens(self, batch: dict[str, Tensor]) -> int:
+        return int(batch["lengths"].sum())
+
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        logits = self(batch["input_ids"], batch["lengths"])
+        logits = self.forward_batch(batch)
         loss = F.cross_entropy(logits, batch["labels"])
         # accumulated here and logged once per epoch: self.log on every step costs ~4% speed
         self.train_loss.update(loss.detach(), weight=len(logits))
@@ -66,7 +80,7 @@ class TextClassifier(ZooTask):
         self.train_loss.reset()
 
     def _evaluate(self, batch: dict[str, Tensor], metrics: MetricCollection, loss_metric: MeanMetric) -> None:
-        logits = self(batch["input_ids"], batch["lengths"])
+        logits = self.forward_batch(batch)
         loss = F.cross_entropy(logits, batch["labels"])
         loss_metric.update(loss, weight=len(logits))
         metrics.update(logits, batch["labels"])
@@ -89,14 +103,15 @@ class TextClassifier(ZooTask):
         self.test_loss.reset()
         self.test_metrics.reset()
 
-    @torch.no_grad()
-    def predict_proba(self, texts: list[str]) -> Tensor:
-        """Class probabilities for raw texts (tokenized with the model's own tokenizer)."""
-        unk = self.tokenizer.token_to_id("[UNK]")
-        ids = [enc.ids or [unk] for enc in self.tokenizer.encode_batch(texts)]
-        lengths = torch.tensor([len(x) for x in ids])
-        tokens = torch.zeros(len(ids), int(lengths.max()), dtype=torch.long)
-        for row, x in enumerate(ids):
-            tokens[row, : len(x)] = torch.tensor(x)
-        self.eval()
-        return torch.softmax(self(tokens.to(self.device), lengths), dim=-1).cpu()
+
+def _module_args(datamodule: TextDataModule) -> dict[str, Any]:
+    assert isinstance(datamodule, ClassificationDataModule)
+    return {**datamodule.sizes(), "class_names": list(datamodule.classes)}
+
+
+KIND = register(TaskKind(
+    name="classifier", data_kind="classification", data_module=ClassificationDataModule,
+    task_module=TextClassifier, network=build_network, metrics=("val/acc", "val/f1_macro", "val/loss"),
+    primary="test/acc", maximize=True, example="a gripping, beautifully acted film", predict=classify,
+    ensembles=True, module_args=_module_args,
+))

@@ -1,8 +1,10 @@
-"""LanguageModel: next-token prediction with truncated BPTT, perplexity, bits per char."""
+"""LanguageModel: next-token prediction with truncated BPTT, perplexity, bits per char; and
+the `language_model` task kind (task=generation)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -10,9 +12,12 @@ from torch import Tensor
 from torch.nn import functional as F
 from torchmetrics import MeanMetric
 
-from zoo.models import LanguageModelNetwork
+from zoo.data import LanguageModelDataModule
+from zoo.models import LanguageModelNetwork, LSTMSpec
 from zoo.models.seed_lstm import State
 from zoo.tasks.base import OptimizerFactory, SchedulerFactory, ZooTask
+from zoo.tasks.inference import GENERATION_PARAMS, generate, generate_text
+from zoo.tasks.kinds import TaskKind, register
 
 
 def _detach(state: State | None, batch_size: int) -> State | None:
@@ -22,27 +27,28 @@ def _detach(state: State | None, batch_size: int) -> State | None:
     return (state[0].detach(), state[1].detach())
 
 
+def build_network(spec: LSTMSpec, hparams: Mapping[str, Any]) -> LanguageModelNetwork:
+    """The network from the module's hyperparameters (a checkpoint's or a bundle's)."""
+    return LanguageModelNetwork(spec, hparams["vocab_size"], hparams.get("tie_weights", False))
+
+
 class LanguageModel(ZooTask):
     """LSTM language model; logs train/loss, val/{loss,ppl,bpc}, test/{loss,ppl,bpc}.
 
     Loss is in nats per token; with a character tokenizer bpc = loss / ln 2.
     """
 
+    network_builder = staticmethod(build_network)
 
     def __init__(
         self,
         model: dict[str, Any],
         vocab_size: int,
-        pad_id: int | None = None,
         tie_weights: bool = False,
-        optimizer: OptimizerFactory | None = None,
-        scheduler: SchedulerFactory | None = None,
-        tokenizer_json: str | None = None,
-        monitor: str = "val/loss",
+        optimizer: OptimizerFactory | None = None, scheduler: SchedulerFactory | None = None,
+        tokenizer_json: str | None = None, monitor: str = "val/loss",
     ) -> None:
         super().__init__(model, optimizer, scheduler, tokenizer_json, monitor)
-        self.save_hyperparameters(ignore=["optimizer", "scheduler", "tokenizer_json"], logger=False)
-        self.network = LanguageModelNetwork(self.spec, vocab_size, tie_weights)
         self.train_loss = MeanMetric()
         self.val_loss = MeanMetric()
         self.test_loss = MeanMetric()
@@ -51,6 +57,9 @@ class LanguageModel(ZooTask):
 
     def forward(self, input_ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         return self.network(input_ids, state)
+
+    def forward_batch(self, batch: dict[str, Tensor]) -> Tensor:
+        return self(batch["input_ids"])[0]
 
     def _loss(self, batch: dict[str, Tensor], state: State | None) -> tuple[Tensor, State]:
         logits, state = self(batch["input_ids"], _detach(state, len(batch["input_ids"])))
@@ -105,7 +114,13 @@ class LanguageModel(ZooTask):
         seed: int | None = None,
     ) -> str:
         """Continue `prompt` by sampling; the same seed gives the same text."""
-        ids = self.tokenizer.encode(prompt).ids
-        generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        new_ids = self.network.generate(ids, max_new_tokens, temperature, top_k, generator)
-        return self.tokenizer.decode(new_ids)
+        return generate_text(self.network, self.tokenizer, prompt, max_new_tokens, temperature, top_k, seed)
+
+
+KIND = register(TaskKind(
+    name="language_model", data_kind="text", data_module=LanguageModelDataModule, task_module=LanguageModel,
+    network=build_network, metrics=("val/loss", "val/ppl", "val/bpc"), primary="test/loss", maximize=False,
+    example="ROMEO:", predict=generate, params=GENERATION_PARAMS,
+    example_params={**GENERATION_PARAMS, "max_new_tokens": 20}, bidirectional=False,
+    module_args=lambda datamodule: {"vocab_size": datamodule.vocab_size},
+))

@@ -6,56 +6,53 @@ from typing import Any
 
 import lightning as L
 from hydra.errors import InstantiationException
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig
 
-from zoo.data import ClassificationDataModule, LanguageModelDataModule, parse_dataset_spec
+from zoo.data import parse_dataset_spec
 from zoo.data.base import TextDataModule
 from zoo.errors import ConfigError
 from zoo.models import LSTMSpec
-from zoo.models.pooling import POOLINGS
-from zoo.tasks import ZooTask
-
-DATA_MODULES: dict[str, type[TextDataModule]] = {
-    "classification": ClassificationDataModule,
-    "text": LanguageModelDataModule,
-}
+from zoo.models.pooling import check_pooling
+from zoo.tasks import ZooTask, kind_of_config
 
 
 def check_config(cfg: DictConfig) -> LSTMSpec:
     """Every check that needs no data: hyperparameters, and task/data/variant fit together."""
     spec = LSTMSpec.from_config(cfg.model)
+    kind = kind_of_config(cfg)
     data_spec = parse_dataset_spec(cfg.data)
-    if data_spec.kind != cfg.task.data_kind:
+    if data_spec.kind != kind.data_kind:
         raise ConfigError(
-            f"task={cfg.task.name} needs a {cfg.task.data_kind!r} dataset but data={data_spec.name} "
-            f"is {data_spec.kind!r}; pick a dataset whose kind is {cfg.task.data_kind!r}"
+            f"task={cfg.task.name} needs a {kind.data_kind!r} dataset but data={data_spec.name} "
+            f"is {data_spec.kind!r}; pick a dataset whose kind is {kind.data_kind!r}"
         )
-    pooling = cfg.task.module.get("pooling")
-    if pooling is not None and pooling not in POOLINGS:
-        raise ConfigError(f"task.module.pooling={pooling!r} is not known; choose one of {', '.join(POOLINGS)}")
-    if cfg.task.data_kind == "text" and spec.bidirectional:
-        raise ConfigError(
-            "task=generation cannot use a bidirectional LSTM (it would see the characters it "
-            "has to predict); use model=lstm or model=seed"
-        )
+    if cfg.task.module.get("pooling") is not None:
+        check_pooling(cfg.task.module.pooling)
+    kind.check_model(spec, cfg.task.name)
+    target = cfg.task.module.get("_target_")
+    if target is not None and not issubclass(get_class(target), kind.task_module):
+        raise ConfigError(f"task.module._target_={target} is not a {kind.task_module.__name__}, the module of "
+                          f"task kind {kind.name!r} (task.kind)")
     return spec
 
 
 def build_datamodule(cfg: DictConfig) -> TextDataModule:
-    data_cls = DATA_MODULES[parse_dataset_spec(cfg.data).kind]
+    data_cls = kind_of_config(cfg).data_module
     return data_cls(cfg.data, cache_dir=cfg.paths.cache_dir, seed=cfg.seed)
 
 
 def build_task(cfg: DictConfig, spec: LSTMSpec, datamodule: TextDataModule) -> ZooTask:
-    """The LightningModule, sized by the data module (no size is written in a config)."""
+    """The LightningModule, sized by the data module (no size is written in a config) and
+    told its kind, which it stores in its checkpoints."""
+    kind = kind_of_config(cfg)
     factory = instantiate(cfg.task.module)
-    sizes: dict[str, Any] = dict(datamodule.sizes())
-    if isinstance(datamodule, ClassificationDataModule):
-        sizes["class_names"] = list(datamodule.classes)
     assert datamodule.tokenizer is not None
-    return factory(model=spec.to_dict(), tokenizer_json=datamodule.tokenizer.to_str(), **sizes)
+    module = factory(model=spec.to_dict(), tokenizer_json=datamodule.tokenizer.to_str(),
+                     **kind.module_args(datamodule))
+    module.task_kind = kind.name
+    return module
 
 
 def build_callbacks(cfg: DictConfig) -> list[Callback]:
@@ -68,8 +65,3 @@ def build_trainer(cfg: DictConfig, logger: Any, callbacks: list[Callback]) -> L.
     except InstantiationException as err:  # e.g. trainer=gpu without a GPU, a bad precision
         cause = err.__cause__ or err
         raise ConfigError(f"the trainer config is invalid: {str(cause).strip().splitlines()[0]}") from None
-
-
-def run_name(spec: LSTMSpec) -> str:
-    direction = "bi" if spec.bidirectional else ""
-    return f"{direction}{spec.variant}-L{spec.num_layers}-H{spec.hidden_size}"

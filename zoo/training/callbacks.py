@@ -11,10 +11,12 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from zoo.errors import TrainingError
+from zoo.tasks import ZooTask
 
 
 def batch_tokens(batch: dict[str, torch.Tensor]) -> int:
-    """Real (unpadded) tokens in a batch: lengths for classifiers, the window for LMs."""
+    """Real tokens in a batch of a module that is no ZooTask (which answers itself, as
+    `ZooTask.batch_tokens`); kept for `zoo.bench`, which counts batches without a module."""
     if "lengths" in batch:
         return int(batch["lengths"].sum())
     return int(batch["input_ids"].numel())
@@ -46,7 +48,7 @@ class EpochThroughput(Callback):
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         self._seconds += time.perf_counter() - self._batch_start
-        self._tokens += batch_tokens(batch)
+        self._tokens += pl_module.batch_tokens(batch) if isinstance(pl_module, ZooTask) else batch_tokens(batch)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self._seconds > 0:

@@ -5,26 +5,20 @@ from __future__ import annotations
 import statistics
 import time
 
-import lightning as L
 import torch
+
+from zoo.tasks import ZooTask
 
 
 @torch.no_grad()
-def inference_ms(module: L.LightningModule, batch: dict[str, torch.Tensor], repeats: int = 5) -> float:
+def inference_ms(module: ZooTask, batch: dict[str, torch.Tensor], repeats: int = 5) -> float:
     """Median wall time (ms) of one forward pass over `batch` in eval mode, after a warm-up."""
     module.eval()
     inputs = {k: v.to(module.device) for k, v in batch.items()}
-
-    def forward() -> None:
-        if "lengths" in inputs:
-            module(inputs["input_ids"], inputs["lengths"])
-        else:
-            module(inputs["input_ids"])
-
-    forward()
+    module.forward_batch(inputs)  # warm-up
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        forward()
+        module.forward_batch(inputs)
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)

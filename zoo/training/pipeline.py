@@ -23,7 +23,6 @@ from zoo.training.builders import (
     build_task,
     build_trainer,
     check_config,
-    run_name,
 )
 from zoo.training.latency import inference_ms
 from zoo.training.summary import TrainResult
@@ -85,7 +84,7 @@ def run_training(
     L.seed_everything(cfg.seed, workers=True)
     module = build_task(cfg, spec, datamodule)
     callbacks = build_callbacks(cfg) + list(extra_callbacks)
-    logger = create_logger(cfg, run_name(spec), run_tags(cfg.seed, fingerprints, extra_tags), run_id)
+    logger = create_logger(cfg, spec.label(), run_tags(cfg.seed, fingerprints, extra_tags), run_id)
     trainer = build_trainer(cfg, logger, callbacks)
     output_dir = Path(cfg.paths.output_dir)
     try:

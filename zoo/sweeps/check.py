@@ -1,0 +1,60 @@
+"""A parsed sweep spec checked against the recipe it tunes, composed with Hydra, before any
+trial starts: the recipe composes and passes `zoo.train`'s checks, the objective is a metric
+the task logs, and every search-space key names something in the composed config."""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig, OmegaConf
+
+from zoo.config import compose_config
+from zoo.errors import ConfigError
+from zoo.paths import CONF_DIR
+from zoo.sweeps.space import is_group
+from zoo.sweeps.spec import ParamSpec, SweepSpec
+from zoo.tasks import kind_of_config
+from zoo.training.builders import check_config
+
+
+def check_objective(spec: SweepSpec, cfg: DictConfig) -> None:
+    """The first objective must be a validation metric the recipe's task kind logs."""
+    logged = kind_of_config(cfg).metrics
+    if spec.objectives[0].metric not in logged:
+        raise ConfigError(f"objectives[0]={spec.objectives[0].metric!r} is not logged by task={cfg.task.name}; "
+                          f"choose one of {', '.join(logged)}")
+
+
+def check_search_key(spec: SweepSpec, param: ParamSpec, cfg: DictConfig) -> None:
+    """A config group is tuned as a categorical over its options; any other key must exist."""
+    key = param.key
+    if is_group(key):
+        options = sorted(p.stem for p in (CONF_DIR / key).glob("*.yaml"))
+        bad = [c for c in param.choices if str(c) not in options]
+        if param.type != "categorical" or bad:
+            raise ConfigError(
+                f"search_space entry {key!r} is a config group: use type: categorical with "
+                f"choices from {options}" + (f" (unknown: {bad})" if bad else "")
+            )
+        return
+    missing = object()
+    if OmegaConf.select(cfg, key, default=missing) is missing:
+        parent = key.rsplit(".", 1)[0] if "." in key else ""
+        node = OmegaConf.select(cfg, parent) if parent else cfg
+        keys = sorted(node.keys()) if isinstance(node, DictConfig) else []
+        raise ConfigError(
+            f"search_space entry {key!r} names a key absent from the composed config "
+            f"(recipe {spec.recipe})" + (f"; {parent or 'the root'} has {keys}" if keys else "")
+        )
+
+
+def check_against_config(spec: SweepSpec) -> DictConfig:
+    """Compose the recipe, check it as `zoo.train` would, then the objective and the search
+    space against it; return the composed config."""
+    try:
+        cfg = compose_config(spec.recipe)
+    except Exception as err:  # noqa: BLE001 - Hydra's composition errors, reworded
+        raise ConfigError(f"sweep {spec.name}: the recipe {spec.recipe} does not compose: {err}") from None
+    check_config(cfg)
+    check_objective(spec, cfg)
+    for param in spec.search_space.values():
+        check_search_key(spec, param, cfg)
+    return cfg

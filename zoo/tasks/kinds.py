@@ -1,0 +1,113 @@
+"""Task kinds: one descriptor per kind of model (classifier, language model, ...) that every
+layer above asks instead of switching on a name. A kind lives in a module of `zoo.tasks`
+that calls `register`; modules are found by importing the package, so adding a kind is
+its module (descriptor + LightningModule), a `conf/task/` YAML, and no other edit."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import DictConfig
+from torch import nn
+
+from zoo.data.base import TextDataModule
+from zoo.errors import ConfigError, ZooError
+from zoo.models import LSTMSpec
+from zoo.models.networks import refuse_bidirectional
+from zoo.tasks.base import ZooTask
+from zoo.tasks.inference import Inference
+
+Predict = Callable[[Inference, list[str], Mapping[str, Any]], dict[str, list]]
+
+
+def _sizes(datamodule: TextDataModule) -> dict[str, Any]:
+    return dict(datamodule.sizes())
+
+
+@dataclass(frozen=True)
+class TaskKind:
+    """Everything that differs between kinds of task; `name` is what checkpoints, bundles
+    and the registry's `task_kind` tag store."""
+
+    name: str
+    data_kind: str  # the `kind:` of the dataset YAMLs it reads
+    data_module: type[TextDataModule]
+    task_module: type[ZooTask]
+    network: Callable[[LSTMSpec, Mapping[str, Any]], nn.Module]  # from the module's hyperparameters
+    metrics: tuple[str, ...]  # validation metrics it logs: what a sweep may optimise
+    primary: str  # the test metric recipes and registry versions are compared on
+    maximize: bool  # whether a higher `primary` is better
+    example: str  # an input for the registered model's signature and input example
+    predict: Predict  # raw texts -> output columns, for the pyfunc
+    params: Mapping[str, Any] | None = None  # inference options with defaults (the pyfunc's params)
+    example_params: Mapping[str, Any] | None = None  # the options used on `example` (kept quick)
+    bidirectional: bool = True  # whether a bidirectional encoder is allowed
+    ensembles: bool = False  # whether seed ensembles (mean class probabilities) apply
+    module_args: Callable[[TextDataModule], dict[str, Any]] = _sizes  # what the module takes from the data
+
+    @property
+    def direction(self) -> str:
+        return "maximize" if self.maximize else "minimize"
+
+    def check_model(self, spec: LSTMSpec, task: str) -> None:
+        """Refuse an encoder this kind cannot use, before any data loads."""
+        if not self.bidirectional:
+            refuse_bidirectional(spec, task)
+
+
+_KINDS: dict[str, TaskKind] = {}
+
+
+def register(task_kind: TaskKind) -> TaskKind:
+    """Add a kind; a second kind under a taken name is a mistake, not an override."""
+    known = _KINDS.get(task_kind.name)
+    if known is not None and known != task_kind:
+        raise ConfigError(f"task kind {task_kind.name!r} is already registered")
+    _KINDS[task_kind.name] = task_kind
+    return task_kind
+
+
+def _discover() -> None:
+    """Import every module of `zoo.tasks`, so each kind defined there has registered."""
+    import zoo.tasks  # noqa: PLC0415 - the package whose modules hold the kinds
+
+    for module in pkgutil.iter_modules(zoo.tasks.__path__):
+        importlib.import_module(f"zoo.tasks.{module.name}")
+
+
+def all_kinds() -> dict[str, TaskKind]:
+    """Every registered kind by name."""
+    _discover()
+    return dict(_KINDS)
+
+
+def kind(name: str) -> TaskKind:
+    """The kind called `name`, or a ZooError listing the kinds there are."""
+    if name not in _KINDS:
+        _discover()
+    if name not in _KINDS:
+        raise ZooError(f"unknown task kind {name!r}; choose one of {', '.join(sorted(_KINDS))}")
+    return _KINDS[name]
+
+
+# Written before the kind was stored, and only these two kinds existed then: configs name
+# their dataset kind (`task.data_kind`), checkpoints tell classifiers by `num_classes`.
+_LEGACY_BY_DATA_KIND = {"classification": "classifier", "text": "language_model"}
+
+
+def kind_of_config(cfg: DictConfig) -> TaskKind:
+    """The kind a composed config trains (`task.kind`; older logged configs: `task.data_kind`)."""
+    name = cfg.task.get("kind") or _LEGACY_BY_DATA_KIND.get(str(cfg.task.get("data_kind")), "")
+    try:
+        return kind(str(name))
+    except ZooError as err:
+        raise ConfigError(f"task={cfg.task.get('name')}: {err} (set task.kind)") from None
+
+
+def kind_of_checkpoint(stored: str | None, hparams: Mapping[str, Any]) -> TaskKind:
+    """The kind a checkpoint stored, or for an older one the kind its sizes imply."""
+    return kind(stored or ("classifier" if "num_classes" in hparams else "language_model"))
