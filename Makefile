@@ -74,8 +74,7 @@ promote: ## make a version champion if it beats the current one: make promote NA
 	$(PY) -m zoo.promote model=$(NAME) version=$(VERSION)
 
 serve: ## REST server for a registered model: make serve MODEL=models:/sst2-sentiment@champion
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" MLFLOW_TRACKING_URI="$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}" \
-	  $(VENV)/bin/mlflow models serve -m "$(MODEL)" --env-manager local -h $(HOST) -p $(SERVE_PORT)
+	$(PY) -m zoo.serve model="$(MODEL)" host=$(HOST) port=$(SERVE_PORT)
 
 zoo: data ## train every conf/experiment recipe (SEEDS=3: over seeds), register each, write ZOO.md + docs/zoo.png
 	$(PY) -m zoo.model_zoo $(if $(SEEDS),seeds=$(SEEDS)) $(ARGS)

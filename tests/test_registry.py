@@ -102,7 +102,7 @@ def test_registered_model_takes_raw_text(registered, tracking_uri) -> None:
 @pytest.mark.parametrize(("bad", "message"), [
     (pd.DataFrame({"text": pd.Series([], dtype=object)}), "input is empty: give at least one text"),
     (pd.DataFrame({"text": ["fine", "  "]}), r"input rows \[1\] are empty or blank"),
-    (pd.DataFrame({"text": [3]}), "Incompatible input types for column text"),
+    (pd.DataFrame({"text": [3]}), r"input rows \[0\] are not strings \(got int\)"),  # our check, not str(3)
     (pd.DataFrame({"review": ["a film"]}), r"missing inputs \['text'\]"),
 ])
 def test_bad_model_input_is_a_clear_error(registered, tracking_uri, bad, message: str) -> None:

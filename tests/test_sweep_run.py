@@ -22,7 +22,7 @@ from optuna.trial import TrialState
 from zoo.errors import ConfigError
 from zoo.paths import PROJECT_ROOT
 from zoo.sweeps.runner import run_sweep
-from zoo.sweeps.spec import parse_sweep_spec
+from zoo.sweeps.spec import load_sweep_config, parse_sweep_spec
 
 TINY = ["task=classification", "debug=smoke", "model.embedding_dim=8", "trainer.max_epochs=2",
         "trainer.limit_train_batches=3", "trainer.limit_val_batches=2", "trainer.limit_test_batches=1"]
@@ -36,7 +36,8 @@ def _spec(name: str, base_overrides: tuple[str, ...], storage: str, **changes: A
            "recipe": [*base_overrides, *TINY],
            "objectives": [{"metric": "val/acc", "direction": "maximize"}],
            "search_space": SPACE, "sampler": {"name": "tpe", "seed": 0}, "pruner": {"name": "none"},
-           "n_trials": 3, "max_failures": 5, "confirm": False, **changes}
+           "n_trials": 3, "max_failures": 5, "confirm": False,
+           "register": True, **changes}  # a debug=smoke recipe registers only when asked
     return parse_sweep_spec(name, OmegaConf.create(raw))
 
 
@@ -119,8 +120,27 @@ def test_resuming_a_study_whose_mlflow_parent_is_gone_says_why(base_overrides, s
         run_sweep(spec, [])
 
 
+def test_a_debug_recipe_registers_nothing_unless_asked(base_overrides, storage, mlflow_client, capsys) -> None:
+    before = {m.name: len(mlflow_client.search_model_versions(f"name='{m.name}'"))
+              for m in mlflow_client.search_registered_models()}
+    spec = _spec("debug", base_overrides, storage, n_trials=1, register=None)  # TINY has debug=smoke
+    assert spec.debug == "smoke" and not spec.registers
+    outcome = run_sweep(spec, [])
+    assert outcome.counts["COMPLETE"] == 1
+    assert "sweep.registered" not in mlflow_client.get_run(outcome.parent_run_id).data.tags
+    after = {m.name: len(mlflow_client.search_model_versions(f"name='{m.name}'"))
+             for m in mlflow_client.search_registered_models()}
+    assert after == before  # no version, no alias moved
+    assert "debug recipe (debug=smoke): nothing is registered" in capsys.readouterr().out
+    cli = load_sweep_config("classification_trec", {"debug": "smoke", "register": True})  # zoo-sweep debug=smoke
+    assert parse_sweep_spec("classification_trec", cli).recipe[-1] == "debug=smoke"
+    assert parse_sweep_spec("classification_trec", cli).registers
+
+
 def test_failed_trials_are_recorded_and_the_sweep_goes_on(base_overrides, storage, mlflow_client) -> None:
-    space = {**SPACE, "model.output_dropout": {"type": "categorical", "choices": [0.1, 1.5]}}
+    # the spec's bounds are valid (a bad bound is refused before trial 0); enqueued values outside
+    # them still reach a trial, which fails
+    space = {**SPACE, "model.output_dropout": {"type": "float", "low": 0.0, "high": 0.5}}
     spec = _spec("fail", base_overrides, storage, search_space=space, n_trials=3, max_failures=10)
     study = optuna.create_study(study_name=spec.study_name, storage=storage, direction="maximize")
     for dropout in (1.5, 0.1, 1.5):  # enqueued trials run first: two bad ones, one good
@@ -135,8 +155,11 @@ def test_failed_trials_are_recorded_and_the_sweep_goes_on(base_overrides, storag
 
 
 def test_sweep_stops_when_failures_exceed_the_limit(base_overrides, storage) -> None:
-    space = {**SPACE, "model.output_dropout": {"type": "categorical", "choices": [1.5]}}
+    space = {**SPACE, "model.output_dropout": {"type": "float", "low": 0.0, "high": 0.5}}
     spec = _spec("stop", base_overrides, storage, search_space=space, n_trials=5, max_failures=1)
+    study = optuna.create_study(study_name=spec.study_name, storage=storage, direction="maximize")
+    for _ in range(5):  # out of the spec's bounds: every trial fails
+        study.enqueue_trial({"model.num_layers": 1, "model.hidden_size": 8, "model.output_dropout": 1.5})
     outcome = run_sweep(spec, [])
     assert outcome.stopped_by_failures
     assert outcome.counts["FAIL"] == 2 and outcome.counts["COMPLETE"] == 0

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+import socket
 import subprocess
 import sys
 from typing import Any
@@ -113,6 +116,51 @@ def test_unreachable_storage_fails_fast_with_the_password_masked() -> None:
         open_storage(url)
     assert "s3cret" not in str(err.value)
     assert masked(url) == "postgresql+psycopg2://zoo:***@127.0.0.1:1/optuna"
+
+
+def test_the_readme_postgresql_url_form_opens() -> None:
+    """`postgresql://user@host/db` (the README's form, no `+driver`) must find its driver."""
+    url = os.environ.get("ZOO_TEST_POSTGRES_PLAIN", "postgresql://root@127.0.0.1:5432/test")
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=2):
+            pass
+    except OSError as err:
+        pytest.skip(f"no PostgreSQL on 127.0.0.1:5432 ({err})")
+    storage = open_storage(url)
+    storage.engine.dispose()
+
+
+def test_a_timeout_that_is_no_number_is_one_clear_error() -> None:
+    with pytest.raises(ConfigError, match=re.escape("timeout='abc' must be a number of seconds > 0")):
+        _spec(timeout="abc")
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("broken", "recipe: [task=classification\nobjectives: {", "broken.yaml line 2 is not valid YAML"),
+    ("../outside", "recipe: [task=classification]\n", "unknown sweep '../outside'"),
+])
+def test_a_sweep_is_a_valid_yaml_named_in_sweeps(tmp_path, monkeypatch, name: str, text: str, message: str) -> None:
+    folder = tmp_path / "sweeps"
+    folder.mkdir()
+    (folder / "broken.yaml").write_text(text)
+    (tmp_path / "outside.yaml").write_text(text)  # beside sweeps/: never read
+    monkeypatch.setattr("zoo.sweeps.spec.SWEEPS_DIR", folder)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_sweep_config(name, {})
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ({"model.hidden_size": {"type": "int", "low": 0, "high": 64}},
+     "search_space entry 'model.hidden_size' allows 0, which training refuses: model.hidden_size=0 is invalid"),
+    ({"model.embedding_dropout": {"type": "float", "low": 0.0, "high": 1.5}},
+     "search_space entry 'model.embedding_dropout' allows 1.5, which training refuses"),
+    ({"task.module.optimizer.lr": {"type": "float", "low": 0.0, "high": 0.01}},
+     "search_space entry 'task.module.optimizer.lr' allows 0.0"),
+])
+def test_search_space_bounds_are_checked_against_the_model(entry: dict, message: str) -> None:
+    space = {**BASE["search_space"], **entry}
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_against_config(_spec(search_space=space))
 
 
 def test_groups_come_first_in_trial_overrides() -> None:

@@ -11,10 +11,12 @@ from typing import Any, NoReturn
 
 import click
 
+from zoo import interrupts
 from zoo.errors import ZooError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True, "max_content_width": 100}
 MODEL_URI = "models:/NAME@ALIAS|models:/NAME/VERSION"  # how the tools name a registered model
+STOPPED = "any MLflow run it had open is closed as KILLED, a running Optuna trial as FAIL"
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -28,10 +30,15 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        interrupts.install()
         try:
             return func(*args, **kwargs)
         except ZooError as err:
+            interrupts.exit_interrupted(STOPPED)
             fail(str(err))
+        except BaseException:  # SIGTERM/SIGINT (Lightning may have made it a SystemExit): 143/130
+            interrupts.exit_interrupted(STOPPED)
+            raise
 
     return wrapper
 
@@ -136,14 +143,21 @@ class ZooCommand(click.Command):
             prog_name = self.name
         complete_var = complete_var or f"_{self.name}_COMPLETE".replace("-", "_").upper()
         argv = list(sys.argv[1:] if args is None else args)
+        interrupts.install()
         try:
             code = super().main(dashed(self, argv), prog_name, complete_var, standalone_mode=False, **extra)
         except click.ClickException as err:
             fail(usage_message(err))
         except ZooError as err:
+            interrupts.exit_interrupted(STOPPED)
             fail(str(err))
         except click.Abort:
+            interrupts.exit_interrupted(STOPPED)
             fail("aborted", 130)
+        except BaseException:
+            interrupts.exit_interrupted(STOPPED)
+            raise
+        interrupts.exit_interrupted(STOPPED)
         return int(code or 0)
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 
 import click
@@ -14,13 +15,21 @@ from zoo.registry.loading import load_registered
 from zoo.registry.pyfunc import GENERATION_PARAMS
 
 
+def finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """FloatRange lets nan and inf through (nan < 0 is false)."""
+    if not math.isfinite(value):
+        raise click.BadParameter(f"temperature={value} is not a finite number; use a number >= 0, "
+                                 "e.g. temperature=0.8 (0 is greedy)", ctx, param)
+    return value
+
+
 @click.command("zoo-generate", cls=ZooCommand)
 @click.option("--model", required=True, metavar=MODEL_URI, help="Registered language model to load.")
 @click.option("--prompt", required=True, help="Text to continue.")
 @click.option("--max-new-tokens", type=click.IntRange(min=1), default=GENERATION_PARAMS["max_new_tokens"],
               help="Tokens to generate.")
 @click.option("--temperature", type=click.FloatRange(min=0), default=GENERATION_PARAMS["temperature"],
-              help="Sampling temperature; 0 is greedy.")
+              callback=finite, help="Sampling temperature; 0 is greedy.")
 @click.option("--top-k", type=click.IntRange(min=0), default=GENERATION_PARAMS["top_k"],
               help="Sample from the k likeliest tokens; 0 = all.")
 @click.option("--seed", type=int, default=GENERATION_PARAMS["seed"], help="Sampling seed.")

@@ -8,7 +8,7 @@ import sys
 import click
 
 from zoo.cli import ZooCommand
-from zoo.registry.loading import default_tracking_uri
+from zoo.registry.loading import reading_store
 from zoo.registry.versions import promote
 
 
@@ -22,7 +22,7 @@ def main(model: str, version: str, tracking_uri: str | None) -> int:
     \b
     zoo-promote model=sst2-sentiment version=3
     """
-    print(promote(model, version, tracking_uri or default_tracking_uri()))
+    print(promote(model, version, reading_store(tracking_uri)))
     return 0
 
 

@@ -10,7 +10,7 @@ import sys
 import click
 
 from zoo.cli import MODEL_URI, ZooCommand
-from zoo.registry.loading import default_tracking_uri
+from zoo.registry.loading import reading_store
 from zoo.registry.reproduction import reproduce
 
 
@@ -23,7 +23,7 @@ def main(model: str, tracking_uri: str | None) -> int:
     \b
     zoo-reproduce model=models:/sst2-sentiment/1
     """
-    outcome = reproduce(model, tracking_uri or default_tracking_uri())
+    outcome = reproduce(model, reading_store(tracking_uri))
     print(f"{outcome.model}: {outcome.metric} registered {outcome.original:.4f}, reproduced "
           f"{outcome.reproduced:.4f}, difference {outcome.difference:+.4f} (new run {outcome.run_id})")
     return 0

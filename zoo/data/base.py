@@ -14,6 +14,7 @@ from zoo.data.fingerprint import file_sha256
 from zoo.data.sources import load_splits, local_files
 from zoo.data.spec import DatasetSpec, parse_dataset_spec
 from zoo.data.tokenization import PAD, train_tokenizer
+from zoo.paths import ensure_folder
 
 
 class TextDataModule(L.LightningDataModule):
@@ -34,6 +35,8 @@ class TextDataModule(L.LightningDataModule):
         return {str(Path(path).name): file_sha256(path) for path in local_files(self.spec.source)}
 
     def load_raw(self) -> datasets.DatasetDict:
+        ensure_folder(Path(self.cache_dir), "datasets cache folder",
+                      "set ZOO_CACHE_DIR or paths.cache_dir= to a writable folder")
         return load_splits(self.spec, self.cache_dir)
 
     def fit_tokenizer(self, train_texts: list[str]) -> Tokenizer:

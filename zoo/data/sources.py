@@ -14,6 +14,7 @@ from typing import Any
 
 import datasets
 
+from zoo.data.checks import check_headers, check_labels, check_rows
 from zoo.data.spec import SPLITS, DatasetSpec, SourceSpec
 from zoo.data.splitting import holdout, kfold
 from zoo.errors import DataError
@@ -27,7 +28,7 @@ MAKE_DATA_HINT = (
 def _local_file(source: SourceSpec, name: str) -> str:
     path = Path(source.dir or ".") / name
     if not path.is_file():
-        raise DataError(f"data file not found: {path}\n{MAKE_DATA_HINT}")
+        raise DataError(f"data file not found: {path}. {MAKE_DATA_HINT}")
     return str(path)
 
 
@@ -84,8 +85,11 @@ def _load_table(spec: DatasetSpec, cache_dir: str) -> datasets.DatasetDict:
         options["quoting"] = 3  # csv.QUOTE_NONE: quotes are text in these corpora
     if source.column_names:
         options.update(column_names=list(source.column_names), header=0)
+    check_headers(files, source, options["delimiter"])
     ds = _load("csv", files, cache_dir, **options)
+    check_rows(ds, files, header=True)
     _require_columns(ds, _source_columns(spec), source)
+    check_labels(ds, files, source.label_column if spec.is_classification else None)
     return ds
 
 
@@ -104,6 +108,7 @@ def _load_label_prefix(spec: DatasetSpec, cache_dir: str) -> datasets.DatasetDic
     files = {split: _local_file(spec.source, name) for split, name in spec.source.splits.items()}
     ds = _load("text", files, cache_dir, encoding=spec.source.encoding)
     ds = ds.filter(lambda row: bool(row["text"].strip()))
+    check_rows(ds, files, header=False)
     return ds.map(_split_label_prefix, batched=True, fn_kwargs={"level": spec.label_level})
 
 

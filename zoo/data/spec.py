@@ -16,6 +16,8 @@ from zoo.errors import ConfigError
 FORMATS = ("tsv", "csv", "label_prefix", "label_files", "text", "hub")
 KINDS = ("classification", "text")
 SPLITS = ("train", "validation", "test")
+PAD, UNK = "[PAD]", "[UNK]"  # ids 0 and 1 of every vocabulary
+SPECIAL_TOKENS = [PAD, UNK]
 
 
 @dataclass(frozen=True)
@@ -123,10 +125,19 @@ def parse_dataset_spec(cfg: DictConfig | dict[str, Any]) -> DatasetSpec:
         f"data ({name})",
     )
     for key in ("batch_size", "eval_batch_size", "max_length", "bptt"):
-        if int(getattr(spec, key)) < 1:
-            raise ConfigError(f"data.{key}={getattr(spec, key)} must be >= 1")
+        _check_count(getattr(spec, key), f"data.{key}", 1, 64)
+    _check_count(tokenizer.vocab_size, "data.tokenizer.vocab_size", len(SPECIAL_TOKENS) + 1, 10000,
+                 f" (the {len(SPECIAL_TOKENS)} special tokens {', '.join(SPECIAL_TOKENS)} and at least one word)")
+    _check_count(tokenizer.min_frequency, "data.tokenizer.min_frequency", 1, 1)
     _check_test_split(spec)
     return spec
+
+
+def _check_count(value: Any, where: str, low: int, example: int, why: str = "") -> None:
+    """A whole number >= `low` (Hydra passes `abc` and `2.5` through as they are)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"{where}={value!r} is invalid: it must be an integer >= {low}{why}, "
+                          f"e.g. {where}={example}")
 
 
 def _check_fraction(value: Any, where: str) -> None:

@@ -10,10 +10,7 @@ from typing import Any
 
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
-from zoo.data.spec import TokenizerSpec
-
-PAD, UNK = "[PAD]", "[UNK]"
-SPECIAL_TOKENS = [PAD, UNK]
+from zoo.data.spec import PAD, SPECIAL_TOKENS, UNK, TokenizerSpec  # noqa: F401 - PAD: re-exported
 
 
 def train_tokenizer(spec: TokenizerSpec, texts: Iterable[str]) -> Tokenizer:

@@ -15,6 +15,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from zoo.errors import DataError, ZooError
 from zoo.registry.bundle import build_network, bundle_from_checkpoint, ensemble_bundle
+from zoo.registry.locks import registration_lock
 from zoo.registry.reproduction import logged_config
 from zoo.registry.versions import (
     CHECKPOINT,
@@ -24,6 +25,7 @@ from zoo.registry.versions import (
     model_name,
     register_bundle,
 )
+from zoo.secrets import mask
 from zoo.training.builders import build_datamodule
 
 ENSEMBLE_OF = "zoo.ensemble_of"
@@ -34,7 +36,7 @@ def members(client: mlflow.MlflowClient, parent_run_id: str) -> tuple[mlflow.ent
     try:
         parent = client.get_run(parent_run_id)
     except MlflowException:
-        raise ZooError(f"no MLflow run {parent_run_id!r} in {client.tracking_uri}") from None
+        raise ZooError(f"no MLflow run {parent_run_id!r} in {mask(client.tracking_uri)}") from None
     if "zoo.benchmark" not in parent.data.tags or "optuna.trial_number" in parent.data.tags:
         raise ZooError(f"run {parent_run_id} is not a benchmark parent run; give the parent run id that "
                        "`python -m zoo.benchmark` (or make zoo SEEDS=N) printed")
@@ -80,7 +82,12 @@ def test_metrics(network: torch.nn.Module, datamodule: Any) -> dict[str, float]:
 
 def register_ensemble(parent_run_id: str, tracking_uri: str, alias: str | None = "challenger") -> Registered:
     """Build, score on test, log (as a child run of the benchmark) and register the seed ensemble;
-    a second call returns the version already made."""
+    a second call, even a concurrent one, returns the version already made."""
+    with registration_lock(tracking_uri, parent_run_id):
+        return _register_ensemble(parent_run_id, tracking_uri, alias)
+
+
+def _register_ensemble(parent_run_id: str, tracking_uri: str, alias: str | None) -> Registered:
     mlflow.set_tracking_uri(tracking_uri)
     client = mlflow.MlflowClient(tracking_uri)
     parent, runs = members(client, parent_run_id)

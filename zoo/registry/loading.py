@@ -9,6 +9,7 @@ from mlflow.exceptions import MlflowException
 
 from zoo.errors import ZooError
 from zoo.registry.versions import resolve_version
+from zoo.tracking.reach import check_store
 
 URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[\w-]+)|/(?P<version>\d+))$")
 
@@ -20,16 +21,29 @@ def default_tracking_uri() -> str:
     return str(compose_config([]).logger.tracking_uri)
 
 
-def load_registered(uri: str, tracking_uri: str | None = None) -> mlflow.pyfunc.PyFuncModel:
-    """Load `models:/<name>@<alias>` or `models:/<name>/<version>` as a pyfunc."""
-    match = URI.match(uri)
+def reading_store(tracking_uri: str | None = None) -> str:
+    """The store a reading command (predict, generate, register, promote, reproduce, serve) uses, checked now:
+    a server answers, an embedded store exists (a typo must not create a new one)."""
+    uri = tracking_uri or default_tracking_uri()
+    check_store(uri, reading=True)
+    return uri
+
+
+def check_registered(uri: str, tracking_uri: str | None = None) -> str:
+    """`uri` (`models:/<name>@<alias>` or `models:/<name>/<version>`) names a registered version
+    in the store; returns that store's URI, or raises a ZooError listing what exists."""
+    match = URI.match(uri or "")
     if not match:
         raise ZooError(f"model={uri!r} must look like models:/<name>@<alias> or models:/<name>/<version>, "
                        "e.g. models:/sst2-sentiment@champion")
-    tracking_uri = tracking_uri or default_tracking_uri()
-    mlflow.set_tracking_uri(tracking_uri)
-    client = mlflow.MlflowClient(tracking_uri)
-    resolve_version(client, match["name"], match["alias"] or match["version"])
+    tracking_uri = reading_store(tracking_uri)
+    resolve_version(mlflow.MlflowClient(tracking_uri), match["name"], match["alias"] or match["version"])
+    return tracking_uri
+
+
+def load_registered(uri: str, tracking_uri: str | None = None) -> mlflow.pyfunc.PyFuncModel:
+    """Load `models:/<name>@<alias>` or `models:/<name>/<version>` as a pyfunc."""
+    mlflow.set_tracking_uri(check_registered(uri, tracking_uri))
     try:
         return mlflow.pyfunc.load_model(uri)
     except ZooError:

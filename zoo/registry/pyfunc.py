@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
@@ -32,6 +33,8 @@ def texts_from(model_input: Any) -> list[str]:
     if isinstance(model_input, pd.DataFrame):
         if "text" in model_input.columns:
             values = model_input["text"].tolist()
+            if len(values) == 1 and isinstance(values[0], list | tuple | np.ndarray):
+                values = list(values[0])  # MLflow makes {"text": ["a", "b"]} one row holding the list
         elif len(model_input.columns) == 1:  # a list of strings, after MLflow's schema step
             values = model_input.iloc[:, 0].tolist()
         else:

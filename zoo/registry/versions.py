@@ -14,17 +14,21 @@ import torch
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
-from mlflow.types import ColSpec, DataType, Schema
+from mlflow.types import ColSpec, Schema
+from mlflow.types.schema import AnyType
 
 from zoo.errors import ZooError
 from zoo.models import LSTMSpec
 from zoo.registry.bundle import bundle_from_checkpoint
-from zoo.registry.merit import merit, version_kind
+from zoo.registry.locks import drop_duplicate, registration_lock
+from zoo.registry.merit import merit, tag_key, version_kind
 from zoo.registry.pyfunc import ZooTextModel
+from zoo.secrets import mask
 from zoo.tracking.store import CHECKPOINT_ARTIFACT as CHECKPOINT
 from zoo.tracking.store import TRUNCATED_TAG
 
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_code.py")
+CHAMPION = "champion"  # moved by `promote` (the gate) only, or by `force_champion` on purpose
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ def _get_run(client: mlflow.MlflowClient, run_id: str) -> mlflow.entities.Run:
     try:
         run = client.get_run(run_id)
     except MlflowException:
-        raise ZooError(f"no MLflow run {run_id!r} in {client.tracking_uri}") from None
+        raise ZooError(f"no MLflow run {run_id!r} in {mask(client.tracking_uri)}") from None
     if run.info.status != "FINISHED":
         raise ZooError(f"run {run_id} is {run.info.status}; only finished runs can be registered")
     if "data.name" not in run.data.params:
@@ -66,9 +70,11 @@ def _example_output(bundle_path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict
 def _signature(example: pd.DataFrame, output: pd.DataFrame, params: dict | None) -> ModelSignature:
     """Inputs: one string column named `text`. Named on purpose: with an unnamed column
     MLflow feeds the model the *first* column of any frame, so `id, text` would classify
-    the ids. Outputs and params as inferred from the example."""
+    the ids. Its type is `Any`, not string: MLflow casts a string column's values with str() before
+    the model sees them (null -> "None", 3 -> "3"), so the pyfunc's own check refuses non-text (HTTP 400).
+    Outputs and params as inferred from the example."""
     inferred = infer_signature(example, output, params=params)
-    return ModelSignature(inputs=Schema([ColSpec(DataType.string, "text")]), outputs=inferred.outputs,
+    return ModelSignature(inputs=Schema([ColSpec(AnyType(), "text")]), outputs=inferred.outputs,
                           params=inferred.params)
 
 
@@ -102,10 +108,18 @@ def _requirements() -> list[str]:
     return [*pins, f"torch=={torch.__version__.split('+')[0]}"]
 
 
+def check_alias(alias: str | None) -> None:
+    """Registration sets any alias but `champion`: only the promotion gate moves that one."""
+    if alias == CHAMPION:
+        raise ZooError("alias=champion is set only by the promotion gate (promote=true, or zoo-promote), which "
+                       "compares the test metric; to override the gate on purpose give force=true")
+
+
 def existing_version(client: mlflow.MlflowClient, name: str, run_id: str, alias: str | None,
                      extra_tags: dict[str, str] | None = None) -> Registered | None:
     """The version already registered from `run_id` (its alias and `extra_tags` brought up
     to date), or None: registering a run twice must not make two versions."""
+    check_alias(alias)
     for existing in client.search_model_versions(f"name='{name}' and run_id='{run_id}'"):
         for key, value in (extra_tags or {}).items():
             client.set_model_version_tag(name, existing.version, key, value)
@@ -117,8 +131,14 @@ def existing_version(client: mlflow.MlflowClient, name: str, run_id: str, alias:
 
 def register_run(run_id: str, tracking_uri: str, alias: str | None = "challenger",
                  sweep_run_id: str | None = None, extra_tags: dict[str, str] | None = None) -> Registered:
-    """Register run `run_id` (once: a second call returns the existing version, with
-    `extra_tags`, e.g. the seed statistics of its recipe, brought up to date)."""
+    """Register run `run_id` (once: a second call, even a concurrent one, returns the existing
+    version, with `extra_tags`, e.g. the seed statistics of its recipe, brought up to date)."""
+    with registration_lock(tracking_uri, run_id):
+        return _register_run(run_id, tracking_uri, alias, sweep_run_id, extra_tags)
+
+
+def _register_run(run_id: str, tracking_uri: str, alias: str | None, sweep_run_id: str | None,
+                  extra_tags: dict[str, str] | None) -> Registered:
     mlflow.set_tracking_uri(tracking_uri)
     client = mlflow.MlflowClient(tracking_uri)
     run = _get_run(client, run_id)
@@ -142,6 +162,7 @@ def logged_max_length(run: mlflow.entities.Run) -> int | None:
 def register_bundle(client: mlflow.MlflowClient, run: mlflow.entities.Run, bundle: dict, alias: str | None,
                     sweep_run_id: str | None = None, extra_tags: dict[str, str] | None = None) -> Registered:
     """Log `bundle` as the text-in pyfunc into `run` (status and end time kept) and register it."""
+    check_alias(alias)
     run_id, name = run.info.run_id, model_name(run)
     with tempfile.TemporaryDirectory() as tmp:
         bundle_path = Path(tmp) / "bundle.pt"
@@ -158,6 +179,8 @@ def register_bundle(client: mlflow.MlflowClient, run: mlflow.entities.Run, bundl
             client.set_terminated(run_id, run.info.status, end_time=run.info.end_time)
     tags = {**_tags(run, bundle, sweep_run_id), **(extra_tags or {})}
     registered = mlflow.register_model(info.model_uri, name, tags=tags)
+    if drop_duplicate(client, name, run_id, str(registered.version)) != str(registered.version):
+        return existing_version(client, name, run_id, alias, extra_tags)  # another host was first
     metrics = ", ".join(f"{k} {v}" for k, v in tags.items() if k.startswith("test_"))
     kind = f"seed ensemble of {tags['n_members']} " if "n_members" in tags else ""
     description = (f"{kind}{tags['variant']} depth {tags['depth']} width {tags['width']}, "
@@ -216,6 +239,30 @@ def promote(name: str, ref: str, tracking_uri: str) -> str:
         best, best_measured = merit(champion.tags, metric)
         if (value <= best) if higher else (value >= best):
             return f"kept champion {name} v{champion.version} ({best_measured}); v{candidate.version} has {measured}"
-    client.set_registered_model_alias(name, "champion", candidate.version)
+    client.set_registered_model_alias(name, CHAMPION, candidate.version)
     before = f" over v{champion.version} ({merit(champion.tags, metric)[1]})" if champion else " (no champion before)"
     return f"promoted {name} v{candidate.version} to champion: {measured}{before}"
+
+
+def force_champion(name: str, ref: str, tracking_uri: str) -> str:
+    """Make version `ref` the champion WITHOUT the promotion gate (`force=true`); says what it overrode."""
+    client = mlflow.MlflowClient(tracking_uri)
+    candidate = resolve_version(client, name, ref)
+    metric = version_kind(candidate.tags).primary
+    try:
+        champion = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        champion = None
+
+    def worth(version: ModelVersion) -> str:
+        return merit(version.tags, metric)[1] if tag_key(metric) in version.tags else f"no {metric}"
+
+    client.set_registered_model_alias(name, CHAMPION, candidate.version)
+    if champion is None:
+        replaced = "there was no champion"
+    elif str(champion.version) == str(candidate.version):
+        replaced = "it already was the champion"
+    else:
+        replaced = f"replaced v{champion.version} ({worth(champion)})"
+    return (f"FORCED {name} v{candidate.version} ({worth(candidate)}) to champion without the promotion gate "
+            f"(force=true); {replaced}")

@@ -46,6 +46,26 @@ def check_search_key(spec: SweepSpec, param: ParamSpec, cfg: DictConfig) -> None
         )
 
 
+def check_bounds(param: ParamSpec, cfg: DictConfig) -> None:
+    """Every value a trial can draw at the edges (low, high, each choice) must pass `zoo.train`'s
+    checks, so `hidden_size low: 0` or `dropout high: 1.5` fails now, not in some trial."""
+    if is_group(param.key):
+        return  # a config group: its options compose (check_search_key), each checked in its trial
+    if param.type == "categorical":
+        values = list(param.choices)
+    else:
+        cast = int if param.type == "int" else float
+        values = [cast(param.low), cast(param.high)]
+    for value in values:
+        trial_cfg = cfg.copy()
+        OmegaConf.update(trial_cfg, param.key, value, merge=False)
+        try:
+            check_config(trial_cfg)
+        except ConfigError as err:
+            raise ConfigError(f"search_space entry {param.key!r} allows {value!r}, which training refuses: {err}; "
+                              "narrow its range") from None
+
+
 def check_against_config(spec: SweepSpec) -> DictConfig:
     """Compose the recipe, check it as `zoo.train` would, then the objective and the search
     space against it; return the composed config."""
@@ -57,4 +77,5 @@ def check_against_config(spec: SweepSpec) -> DictConfig:
     check_objective(spec, cfg)
     for param in spec.search_space.values():
         check_search_key(spec, param, cfg)
+        check_bounds(param, cfg)
     return cfg

@@ -15,8 +15,10 @@ import optuna
 from lightning.pytorch.callbacks import Callback
 from optuna_integration import PyTorchLightningPruningCallback
 
+from zoo import interrupts
 from zoo.config import compose_config
 from zoo.errors import ZooError
+from zoo.secrets import mask
 from zoo.sweeps.space import suggest, to_overrides
 from zoo.sweeps.spec import SweepSpec
 from zoo.sweeps.study import worker_id
@@ -70,7 +72,7 @@ class TrialObjective:
         start = time.perf_counter()
         try:
             trial.set_user_attr("mlflow_run_id", run_id)
-            self.client.log_text(run_id, "\n".join(overrides) + "\n", "overrides.txt")
+            self.client.log_text(run_id, mask("\n".join(overrides) + "\n"), "overrides.txt")
             callbacks: list[Callback] = [counter]
             if not self.spec.multi_objective:
                 callbacks.append(PyTorchLightningPruningCallback(trial, monitor=self.spec.objectives[0].metric))
@@ -86,9 +88,9 @@ class TrialObjective:
                 self.client.log_text(run_id, traceback.format_exc(), "error.txt")
             self._finish(trial, run_id, "FAIL", "FAILED", counter, start)
             raise
-        except BaseException:  # Ctrl+C, or the SystemExit Lightning makes of it: close the run
+        except BaseException as err:  # SIGTERM/Ctrl+C, or the SystemExit Lightning makes of it: close the run
             self._finish(trial, run_id, "FAIL", "KILLED", counter, start)
-            raise
+            raise interrupts.as_interrupt(err) from None  # a KeyboardInterrupt: Optuna fails the trial now
         for key, value in result.metrics.items():
             trial.set_user_attr(key, value)
         trial.set_user_attr("model/params", result.num_parameters)
@@ -106,10 +108,12 @@ class TrialObjective:
             return done[0].info.run_id, done[0].data.metrics.get("val/best")
         with tempfile.TemporaryDirectory() as tmp:
             logged = Path(self.client.download_artifacts(source, "overrides.txt", tmp)).read_text().splitlines()
-        overrides = [o for o in logged if o and not o.startswith(("logger.log_checkpoint=", "paths.output_dir="))]
+        dropped = ("logger.log_checkpoint=", "paths.output_dir=", "logger.tracking_uri=")  # the last one is masked
+        overrides = [o for o in logged if o and not o.startswith(dropped)]
+        overrides.append(f"logger.tracking_uri={self.client.tracking_uri}")
         run_id = self._child_run(trial.number, "-retrained", {"zoo.retrained_from_run": source})
         overrides.append(f"paths.output_dir={self.output_root}/trial-{trial.number:04d}-retrained-{run_id[:8]}")
-        self.client.log_text(run_id, "\n".join(overrides) + "\n", "overrides.txt")
+        self.client.log_text(run_id, mask("\n".join(overrides) + "\n"), "overrides.txt")
         result = run_training(compose_config(overrides), run_id=run_id)
         return run_id, result.best_value
 

@@ -18,6 +18,7 @@ from zoo.config import flatten
 from zoo.errors import ConfigError
 from zoo.registry.merit import stats_tags
 from zoo.registry.versions import has_checkpoint, promote, register_run
+from zoo.secrets import mask
 from zoo.sweeps.check import check_against_config
 from zoo.sweeps.confirmation import confirm, log_confirmation
 from zoo.sweeps.objective import TrialObjective
@@ -36,6 +37,7 @@ from zoo.sweeps.study import (
 from zoo.sweeps.workers import apply_worker_threads, quiet_libraries, spawn_workers
 from zoo.tasks import kind_of_config
 from zoo.tracking import ensure_experiment
+from zoo.training.builders import check_outputs
 
 
 @dataclass
@@ -78,9 +80,9 @@ def _parent_run(study: optuna.Study, spec: SweepSpec, client: mlflow.MlflowClien
     spec_dict["confirm"] = dict(vars(spec.confirm))
     spec_dict["search_space"] = {k: {f: v for f, v in vars(p).items() if v not in (None, (), False)}
                                  for k, p in spec.search_space.items()}
-    client.log_batch(run.info.run_id, params=[mlflow.entities.Param(k, str(v)[:6000])
+    client.log_batch(run.info.run_id, params=[mlflow.entities.Param(k, mask(v)[:6000])  # storage password: ***
                                               for k, v in flatten(spec_dict).items()])
-    client.log_text(run.info.run_id, OmegaConf.to_yaml(spec_dict), "sweep_spec.yaml")
+    client.log_text(run.info.run_id, mask(OmegaConf.to_yaml(spec_dict)), "sweep_spec.yaml")
     study.set_user_attr(PARENT_ATTR, run.info.run_id)
     return run.info.run_id
 
@@ -168,6 +170,7 @@ def run_sweep(spec: SweepSpec, argv: list[str], role: str = "launcher", worker_i
     apply_worker_threads()
     quiet_libraries()
     cfg = check_against_config(spec)
+    check_outputs(cfg)
     url = storage_url(spec.storage)
     storage = open_storage(url)
     study = load_study(spec, storage, offset=1000 * worker_index)
@@ -206,15 +209,18 @@ def run_sweep(spec: SweepSpec, argv: list[str], role: str = "launcher", worker_i
         if role == "launcher":
             summary = log_report(client, parent, study, spec, masked(url), time.time() - start)
             finished = not _budget_left(study, spec) and not study.get_trials(states=(TrialState.RUNNING,))
-            if spec.register and spec.multi_objective:
+            if not spec.registers and spec.register is None:
+                print(f"debug recipe (debug={spec.debug}): nothing is registered in the model zoo; give "
+                      "register=true to register its best trial anyway", flush=True)
+            elif spec.registers and spec.multi_objective:
                 print("multi-objective sweep: no single best trial to register; pick one from the Pareto front "
                       "(pareto_front.csv) and run `make register RUN_ID=<its mlflow_run_id>`", flush=True)
-            elif spec.register and spec.confirm.enabled and not (finished and not stopped):
+            elif spec.registers and spec.confirm.enabled and not (finished and not stopped):
                 print("the search is not finished: rerun the command to continue; the winner is confirmed and "
                       "registered once the trial budget is spent", flush=True)
-            elif spec.register and spec.confirm.enabled:
+            elif spec.registers and spec.confirm.enabled:
                 _confirm_and_register(study, spec, client, cfg, parent, storage, summary)
-            elif spec.register:
+            elif spec.registers:
                 _register_best(study, spec, client, cfg.logger.tracking_uri, parent, objective)
             client.set_terminated(parent, "FAILED" if stopped else "FINISHED" if finished else "KILLED")
             print("\nTop trials\n" + top_table(study, spec), flush=True)

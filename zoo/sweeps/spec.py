@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from zoo.errors import ConfigError
@@ -63,7 +64,9 @@ class SweepSpec:
     storage: str | None = None
     description: str = ""
     enqueue: list[dict[str, Any]] = field(default_factory=list)
-    register: bool = True  # register the best trial as `challenger`, promote it if it beats the champion
+    # register the best trial as `challenger`, promote it if it beats the champion; unset (None):
+    # yes, unless the recipe is a debug one (debug=smoke), whose models stay out of the zoo
+    register: bool | None = None
     keep_checkpoints: bool = True  # false: trials upload no checkpoint; the best is retrained to register it
     confirm: ConfirmSpec = field(default_factory=ConfirmSpec)  # top-k retrained over seeds, winner vs default
 
@@ -75,6 +78,20 @@ class SweepSpec:
     def directions(self) -> list[str]:
         return [o.direction for o in self.objectives]
 
+    @property
+    def debug(self) -> str | None:
+        """The recipe's `debug=` option (e.g. smoke), or None."""
+        for override in self.recipe:
+            key, _, value = override.lstrip("+~").partition("=")
+            if key == "debug" and value not in ("", "null", "None"):
+                return value
+        return None
+
+    @property
+    def registers(self) -> bool:
+        """Whether the sweep's winner goes into the model zoo (see `register`)."""
+        return self.register if self.register is not None else self.debug is None
+
 
 def available_sweeps() -> list[str]:
     return sorted(p.stem for p in SWEEPS_DIR.glob("*.yaml"))
@@ -83,15 +100,24 @@ def available_sweeps() -> list[str]:
 def load_sweep_config(name: str, overrides: dict[str, Any]) -> DictConfig:
     """The YAML of sweep `name` with command-line values merged in."""
     path = SWEEPS_DIR / f"{name}.yaml"
-    if not path.is_file():
+    if not re.fullmatch(r"[\w-]+", str(name)) or not path.is_file():  # a name in sweeps/, never a path
         raise ConfigError(f"unknown sweep {name!r}; available sweeps: {', '.join(available_sweeps())}")
-    cfg = OmegaConf.load(path)
-    unknown = sorted(set(overrides) - set(SweepSpec.__dataclass_fields__) - {"sweep"})
+    try:
+        cfg = OmegaConf.load(path)
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" line {where.line + 1}" if where else ""
+        raise ConfigError(f"sweep {name}: {path}{line} is not valid YAML ({getattr(err, 'problem', None) or err}); "
+                          "fix that line (compare with the other files in sweeps/)") from None
+    unknown = sorted(set(overrides) - set(SweepSpec.__dataclass_fields__) - {"sweep", "debug"})
     if unknown:
         raise ConfigError(
-            f"unknown sweep option(s) {unknown}; options are {sorted(SweepSpec.__dataclass_fields__)}"
+            f"unknown sweep option(s) {unknown}; options are {sorted([*SweepSpec.__dataclass_fields__, 'debug'])}"
         )
-    values = {k: v for k, v in overrides.items() if k != "sweep"}
+    values = {k: v for k, v in overrides.items() if k not in ("sweep", "debug")}
+    if "debug" in overrides:  # `debug=smoke` as zoo-train takes it: one more override of the recipe
+        recipe = values.get("recipe", cfg.get("recipe")) or []
+        values["recipe"] = [*recipe, f"debug={overrides['debug']}"]
     for key in ("sampler", "pruner"):
         # naming another one (`sampler=random`, `pruner.name=none`, `pruner._target_=...`) replaces
         # the block, keeping its seed; other keys (`sampler.seed=1`) change the spec's block
@@ -188,7 +214,7 @@ def parse_sweep_spec(name: str, cfg: DictConfig) -> SweepSpec:
         storage=raw.get("storage"),
         description=str(raw.get("description", "")),
         enqueue=[dict(e) for e in raw.get("enqueue") or []],
-        register=bool(raw.get("register", True)),
+        register=None if raw.get("register") is None else bool(raw["register"]),
         keep_checkpoints=bool(raw.get("keep_checkpoints", True)),
         confirm=parse_confirm(raw.get("confirm", {})),
     )
@@ -198,8 +224,9 @@ def parse_sweep_spec(name: str, cfg: DictConfig) -> SweepSpec:
             raise ConfigError(f"enqueue[{i}] sets {unknown}, which the search space does not tune")
     if spec.n_trials < 1 or spec.workers < 1 or spec.max_failures < 0:
         raise ConfigError("n_trials and workers must be >= 1 and max_failures >= 0")
-    if spec.timeout is not None and float(spec.timeout) <= 0:
-        raise ConfigError(f"timeout={spec.timeout} must be a number of seconds > 0 (or null)")
+    timeout = spec.timeout
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0):
+        raise ConfigError(f"timeout={timeout!r} must be a number of seconds > 0 (e.g. timeout=3600), or null")
     build(spec.sampler, "sampler")  # bad options fail now, not in the first trial
     build(spec.pruner, "pruner")
     return spec

@@ -16,8 +16,10 @@ from optuna.trial import TrialState
 
 from zoo.errors import ConfigError
 from zoo.paths import PROJECT_ROOT
+from zoo.secrets import mask
 from zoo.sweeps.factories import build
 from zoo.sweeps.spec import SweepSpec
+from zoo.tracking.orphans import pid_alive
 
 HEARTBEAT_S = 10
 GRACE_S = 60
@@ -32,10 +34,7 @@ def storage_url(explicit: str | None = None) -> str:
 
 def masked(url: str) -> str:
     """The URL with any password replaced by ***, for logs and error messages."""
-    try:
-        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - not a URL sqlalchemy understands: show nothing secret
-        return url.split("@")[-1]
+    return mask(url)
 
 
 def open_storage(url: str) -> optuna.storages.RDBStorage:
@@ -59,6 +58,9 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
             )
     except Exception as err:  # noqa: BLE001 - driver errors vary; all mean "cannot use this storage"
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if isinstance(err, ModuleNotFoundError):  # the URL is fine; its database driver is not installed
+            raise ConfigError(f"cannot open the Optuna storage {masked(url)}: its database driver is not "
+                              f"installed ({reason}); run `pip install {err.name}` or `make install`") from None
         raise ConfigError(
             f"cannot open the Optuna storage {masked(url)}: {reason}. Check the URL, that the "
             "server runs, or unset ZOO_OPTUNA_STORAGE to use the embedded optuna.db"
@@ -132,16 +134,6 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def fail_dead_local_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     """Fail RUNNING trials whose worker ran on this host and is gone (a SIGKILL, a crash).
     Trials of workers on other hosts are failed by Optuna's heartbeat after GRACE_S."""
@@ -150,7 +142,7 @@ def fail_dead_local_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = str(trial.user_attrs.get("worker", ""))
         worker_host, _, pid = worker.rpartition(":")
-        if worker_host == host and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        if worker_host == host and pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
             study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
             close_child_run(study, trial)
             reaped.append(trial)
@@ -173,6 +165,6 @@ def reopen_parent_run(study: optuna.Study, client: mlflow.MlflowClient, advice: 
     except mlflow.exceptions.MlflowException:
         raise ConfigError(
             f"study {study.study_name!r} tracks its runs in MLflow run {run_id}, which is not in "
-            f"{client.tracking_uri} (was the MLflow store reset, or MLFLOW_TRACKING_URI changed?); use that "
+            f"{mask(client.tracking_uri)} (was the MLflow store reset, or MLFLOW_TRACKING_URI changed?); use that "
             f"store again, or {advice}") from None
     return run_id

@@ -3,6 +3,8 @@ registry's pyfunc, so a checkpoint and a registered model answer alike."""
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +17,21 @@ from zoo.errors import InputError
 
 # what a generating model accepts besides the prompts, with its defaults (top_k 0: no cut-off)
 GENERATION_PARAMS: dict[str, Any] = {"max_new_tokens": 200, "temperature": 1.0, "top_k": 0, "seed": 0}
+# the most tokens one text (max_new_tokens) and one request (texts x max_new_tokens) may generate, so
+# neither the CLI nor a REST request can keep a core busy for hours; environment variables raise them
+GENERATION_LIMITS: dict[str, tuple[str, int]] = {"text": ("ZOO_MAX_NEW_TOKENS", 2000),
+                                                 "request": ("ZOO_MAX_REQUEST_TOKENS", 20000)}
+
+
+def generation_limit(scope: str) -> int:
+    """The cap for `scope` ("text" or "request"): its environment variable, else the default."""
+    env, default = GENERATION_LIMITS[scope]
+    raw = os.environ.get(env, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise InputError(f"{env}={raw!r} must be a whole number of tokens >= 1 (default {default})")
+    return int(raw)
 
 
 @dataclass(frozen=True)
@@ -25,6 +42,18 @@ class Inference:
     tokenizer: Tokenizer
     hparams: Mapping[str, Any]
     max_length: int | None = None
+
+
+def check_generation_size(max_new_tokens: int, texts: int = 1) -> None:
+    """Refuse work over the caps before any is done: per text, then for the whole request."""
+    cap, budget = generation_limit("text"), generation_limit("request")
+    if max_new_tokens > cap:
+        raise InputError(f"max_new_tokens={max_new_tokens} is over the limit of {cap} tokens per text "
+                         f"({GENERATION_LIMITS['text'][0]} raises it)")
+    if texts * max_new_tokens > budget:
+        raise InputError(f"this request asks for {texts} texts x {max_new_tokens} new tokens = "
+                         f"{texts * max_new_tokens} tokens, over the limit of {budget} per request "
+                         f"({GENERATION_LIMITS['request'][0]} raises it): send fewer texts or a smaller max_new_tokens")
 
 
 def encode_texts(tokenizer: Tokenizer, texts: Sequence[str], max_length: int | None = None) -> tuple[Tensor, Tensor]:
@@ -55,6 +84,7 @@ def classify(model: Inference, texts: list[str], params: Mapping[str, Any]) -> d
 def generate_text(network: nn.Module, tokenizer: Tokenizer, prompt: str, max_new_tokens: int = 200,
                   temperature: float = 1.0, top_k: int | None = None, seed: int | None = None) -> str:
     """Continue `prompt` by sampling; the same seed gives the same text."""
+    check_generation_size(max_new_tokens)
     ids = tokenizer.encode(prompt).ids
     if not ids:
         raise InputError("a prompt must contain at least one character")
@@ -67,9 +97,11 @@ def generate(model: Inference, prompts: list[str], params: Mapping[str, Any]) ->
     options = {**GENERATION_PARAMS, **params}
     max_new, temperature = int(options["max_new_tokens"]), float(options["temperature"])
     top_k = int(options["top_k"]) or None
-    if max_new < 1 or temperature < 0 or top_k is not None and top_k < 0:
-        raise InputError(f"max_new_tokens must be >= 1, temperature >= 0 and top_k >= 0 (0: no cut-off); "
+    if max_new < 1 or not 0 <= temperature < math.inf or top_k is not None and top_k < 0:
+        raise InputError(f"max_new_tokens must be >= 1, temperature a finite number >= 0 and top_k >= 0 "
+                         "(0: no cut-off); "
                          f"got {max_new}, {temperature}, {options['top_k']}")
+    check_generation_size(max_new, len(prompts))
     out = [generate_text(model.network, model.tokenizer, p, max_new, temperature, top_k, int(options["seed"]))
            for p in prompts]
     return {"text": prompts, "generated": out}

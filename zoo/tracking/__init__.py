@@ -1,6 +1,8 @@
 """MLflow: stores, run tags, artifacts."""
 
+from zoo.tracking.orphans import close_orphaned_runs
 from zoo.tracking.run_info import run_tags
 from zoo.tracking.store import CHECKPOINT_ARTIFACT, TRUNCATED_TAG, create_logger, ensure_experiment
 
-__all__ = ["CHECKPOINT_ARTIFACT", "TRUNCATED_TAG", "create_logger", "ensure_experiment", "run_tags"]
+__all__ = ["CHECKPOINT_ARTIFACT", "TRUNCATED_TAG", "close_orphaned_runs", "create_logger", "ensure_experiment",
+           "run_tags"]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import importlib.metadata
 import platform
-import socket
 import subprocess
 
 import torch
 
 from zoo.paths import PROJECT_ROOT
+from zoo.tracking.orphans import process_tags
 
 PACKAGES = ("torch", "lightning", "mlflow", "optuna", "datasets", "tokenizers", "hydra-core", "zoo")
 
@@ -48,7 +48,7 @@ def run_tags(seed: int, data_fingerprints: dict[str, str], extra: dict[str, str]
         "git.dirty": str(dirty).lower(),
         "seed": str(seed),
         "torch.threads": str(torch.get_num_threads()),  # CPU results can differ across thread counts
-        "host": socket.gethostname(),
+        **process_tags(),  # host and pid: a run its process left RUNNING can be found and closed
         "platform": platform.platform(),
     }
     tags.update({f"version.{k}": v for k, v in package_versions().items()})

@@ -9,6 +9,8 @@ from lightning.pytorch.loggers import MLFlowLogger
 from mlflow.entities import RunTag
 from omegaconf import DictConfig
 
+from zoo.secrets import masked_values, quiet_run_links
+
 # where a run's best checkpoint lives among its artifacts: what registration builds a model from
 CHECKPOINT_ARTIFACT = "checkpoints/best.ckpt"
 # set to "true" on a run whose training `trainer.max_time` cut short
@@ -22,6 +24,7 @@ def is_embedded(tracking_uri: str) -> bool:
 def ensure_experiment(tracking_uri: str, name: str, artifact_root: str | None) -> str:
     """Experiment id for `name`, creating it with artifacts under `artifact_root` when the
     store is embedded (a tracking server chooses its own artifact location)."""
+    quiet_run_links(tracking_uri)
     client = mlflow.MlflowClient(tracking_uri)
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
@@ -37,7 +40,7 @@ def create_logger(cfg: DictConfig, run_name: str, tags: dict[str, str], run_id: 
     or the logger writes into the existing run `run_id`."""
     log_cfg = cfg.logger
     ensure_experiment(log_cfg.tracking_uri, log_cfg.experiment_name, log_cfg.artifact_root)
-    all_tags = {**tags, **dict(log_cfg.tags or {})}
+    all_tags = masked_values({**tags, **{k: str(v) for k, v in (log_cfg.tags or {}).items()}})
     logger = MLFlowLogger(
         experiment_name=log_cfg.experiment_name,
         tracking_uri=log_cfg.tracking_uri,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -15,12 +16,16 @@ from zoo.data.base import TextDataModule
 from zoo.errors import ConfigError
 from zoo.models import LSTMSpec
 from zoo.models.pooling import check_pooling
+from zoo.paths import ensure_folder
 from zoo.tasks import ZooTask, kind_of_config
+from zoo.tracking.reach import check_store
+from zoo.training.limits import check_limits
 
 
 def check_config(cfg: DictConfig) -> LSTMSpec:
     """Every check that needs no data: hyperparameters, and task/data/variant fit together."""
     spec = LSTMSpec.from_config(cfg.model)
+    check_limits(cfg)
     kind = kind_of_config(cfg)
     data_spec = parse_dataset_spec(cfg.data)
     if data_spec.kind != kind.data_kind:
@@ -36,6 +41,13 @@ def check_config(cfg: DictConfig) -> LSTMSpec:
         raise ConfigError(f"task.module._target_={target} is not a {kind.task_module.__name__}, the module of "
                           f"task kind {kind.name!r} (task.kind)")
     return spec
+
+
+def check_outputs(cfg: DictConfig) -> None:
+    """Where a run writes must work before any data loads: the MLflow store (a server answers,
+    a folder is writable), the artifact root and the run folder."""
+    check_store(str(cfg.logger.tracking_uri), cfg.logger.get("artifact_root"))
+    ensure_folder(Path(cfg.paths.log_dir), "log folder", "set ZOO_LOG_DIR or paths.log_dir= to a writable folder")
 
 
 def build_datamodule(cfg: DictConfig) -> TextDataModule:

@@ -1,8 +1,10 @@
-"""Lightning callbacks lstm-zoo adds: throughput per epoch and a stop on non-finite loss."""
+"""Lightning callbacks lstm-zoo adds: throughput per epoch, a stop on non-finite loss, and a
+warning when the training loss never decreases."""
 
 from __future__ import annotations
 
 import math
+import sys
 import time
 from typing import Any
 
@@ -73,3 +75,40 @@ class NonFiniteLossGuard(Callback):
                 "(task.module.optimizer.lr=...), clip gradients (trainer.gradient_clip_val=1.0), "
                 "or check the data for empty or corrupt rows."
             )
+
+
+LOSS_TAG = "zoo.loss_never_decreased"  # set "true" on a run whose training loss never went below its first
+
+
+class LossProgressCheck(Callback):
+    """Warns loudly (and tags the MLflow run) when no training loss after the first batch
+    was lower than the first: a learning rate far too large, or nothing to learn."""
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+        self.best = math.inf
+        self.steps = 0
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if loss is None:
+            return
+        value = float(loss)
+        if self.first is None:
+            self.first = value
+        else:
+            self.best = min(self.best, value)
+        self.steps += 1
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.first is None or self.steps < 2 or self.best < self.first:
+            return
+        message = (f"WARNING: the training loss never decreased: first {self.first:.4g}, best after it "
+                   f"{self.best:.4g} over {self.steps} steps. The model has not learned; lower the learning "
+                   "rate (task.module.optimizer.lr=0.001) or train longer, and do not trust its test metrics.")
+        print(message, file=sys.stderr, flush=True)
+        run_id = getattr(trainer.logger, "run_id", None)
+        if run_id is not None:
+            trainer.logger.experiment.set_tag(run_id, LOSS_TAG, "true")

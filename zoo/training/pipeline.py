@@ -15,14 +15,17 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint, Timer
 from lightning.pytorch.loggers import MLFlowLogger
 from omegaconf import DictConfig, OmegaConf
 
+from zoo import interrupts
 from zoo.config import flatten
-from zoo.tracking import CHECKPOINT_ARTIFACT, TRUNCATED_TAG, create_logger, run_tags
+from zoo.secrets import mask, masked_values
+from zoo.tracking import CHECKPOINT_ARTIFACT, TRUNCATED_TAG, close_orphaned_runs, create_logger, run_tags
 from zoo.training.builders import (
     build_callbacks,
     build_datamodule,
     build_task,
     build_trainer,
     check_config,
+    check_outputs,
 )
 from zoo.training.latency import inference_ms
 from zoo.training.summary import TrainResult
@@ -34,9 +37,9 @@ warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*
 
 def _log_run_inputs(logger: MLFlowLogger, cfg: DictConfig, num_parameters: int, sizes: dict) -> None:
     container = OmegaConf.to_container(cfg, resolve=True)
-    logger.log_hyperparams(flatten(container))
+    logger.log_hyperparams(masked_values(flatten(container)))  # no credential (tracking URI password) in clear
     logger.log_hyperparams({f"data.size.{k}": v for k, v in sizes.items()})
-    logger.experiment.log_text(logger.run_id, OmegaConf.to_yaml(container), "config.yaml")
+    logger.experiment.log_text(logger.run_id, mask(OmegaConf.to_yaml(container)), "config.yaml")
     logger.log_metrics({"model/params": num_parameters}, step=0)
 
 
@@ -76,6 +79,7 @@ def run_training(
     cfg = cfg.copy()
     OmegaConf.resolve(cfg)  # fix timestamps and env lookups once for the whole run
     spec = check_config(cfg)
+    check_outputs(cfg)
     spec.warn_unused()
     datamodule = build_datamodule(cfg)
     fingerprints = datamodule.check_files()
@@ -84,6 +88,8 @@ def run_training(
     L.seed_everything(cfg.seed, workers=True)
     module = build_task(cfg, spec, datamodule)
     callbacks = build_callbacks(cfg) + list(extra_callbacks)
+    for orphan in close_orphaned_runs(cfg.logger.tracking_uri):
+        print(f"closed run {orphan} as KILLED: the process that ran it on this host is gone", flush=True)
     logger = create_logger(cfg, spec.label(), run_tags(cfg.seed, fingerprints, extra_tags), run_id)
     trainer = build_trainer(cfg, logger, callbacks)
     output_dir = Path(cfg.paths.output_dir)
@@ -108,8 +114,8 @@ def run_training(
         logger.log_metrics({"perf/inference_ms": metrics["perf/inference_ms"]})
         _log_run_outputs(logger, datamodule, best_checkpoint, output_dir, bool(cfg.logger.get("log_checkpoint", True)))
         logger.experiment.set_terminated(logger.run_id, "FINISHED")
-    except BaseException:
-        logger.experiment.set_terminated(logger.run_id, "FAILED")
+    except BaseException:  # an error FAILED; SIGTERM/SIGINT (zoo.interrupts) KILLED
+        logger.experiment.set_terminated(logger.run_id, "KILLED" if interrupts.received() else "FAILED")
         raise
     return TrainResult(
         run_id=logger.run_id,

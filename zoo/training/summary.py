@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from zoo.secrets import mask
+
 
 @dataclass
 class TrainResult:
@@ -30,7 +32,7 @@ def format_summary(result: TrainResult) -> str:
         "=" * 64,
         f" experiment      {result.experiment_name}",
         f" MLflow run id   {result.run_id}",
-        f" tracking URI    {result.tracking_uri}",
+        f" tracking URI    {mask(result.tracking_uri)}",
         f" parameters      {result.num_parameters:,}",
     ]
     if result.best_value is not None:
