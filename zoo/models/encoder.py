@@ -1,48 +1,39 @@
-"""Token embedding + recurrent core (nn.LSTM or SeedLSTM), with padding that costs nothing."""
+"""Token embedding + the recurrent core the spec names, with padding that costs nothing."""
 
 from __future__ import annotations
 
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from zoo.models.seed_lstm import SeedLSTM, State
+from zoo.models.cores import Sizes, core
 from zoo.models.spec import LSTMSpec
+from zoo.models.state import State
 
 
 class LSTMEncoder(nn.Module):
-    """Embeds token ids and runs the LSTM variant named by the spec.
+    """Embeds token ids and runs the recurrent core named by `spec.variant`.
 
-    With `lengths`, `nn.LSTM` runs on a `PackedSequence` (no step is spent on padding)
-    and `SeedLSTM` freezes each row's state past its end, so both return the state at
-    each row's last real token.
+    With `lengths`, a packed core (`nn.LSTM`, `nn.GRU`) runs on a `PackedSequence` (no step
+    is spent on padding) and any other core (`SeedLSTM`) freezes each row's state past its
+    end, so all return the state at each row's last real token.
     """
 
     def __init__(self, spec: LSTMSpec, vocab_size: int, pad_id: int | None) -> None:
         super().__init__()
         self.spec = spec
+        self.core = core(spec.variant)
         self.embedding = nn.Embedding(vocab_size, spec.embedding_dim, padding_idx=pad_id)
         self.embedding_dropout = nn.Dropout(spec.embedding_dropout)
-        self.rnn: nn.Module
-        if spec.variant == "seed":
-            self.rnn = SeedLSTM(
-                spec.embedding_dim, spec.hidden_size, spec.num_layers, spec.effective_dropout
-            )
-        else:
-            self.rnn = nn.LSTM(
-                spec.embedding_dim,
-                spec.hidden_size,
-                spec.num_layers,
-                batch_first=True,
-                dropout=spec.effective_dropout,
-                bidirectional=spec.bidirectional,
-            )
+        self.rnn: nn.Module = self.core.build(Sizes(
+            spec.embedding_dim, spec.hidden_size, spec.num_layers, spec.effective_dropout, spec.bidirectional
+        ))
 
     def forward(
         self, tokens: Tensor, lengths: Tensor | None = None, state: State | None = None
     ) -> tuple[Tensor, State]:
         """Return per-step outputs (batch, time, directions*hidden) and the final state."""
         embedded = self.embedding_dropout(self.embedding(tokens))
-        if isinstance(self.rnn, SeedLSTM):
+        if not self.core.packed:
             outputs, state = self.rnn(embedded, state, lengths)
         elif lengths is None:
             outputs, state = self.rnn(embedded, state)
@@ -58,7 +49,7 @@ class LSTMEncoder(nn.Module):
 
     def last_hidden(self, state: State) -> Tensor:
         """The top layer's final hidden state, both directions side by side."""
-        h_n = state[0]
+        h_n = self.core.hidden(state)
         if self.spec.bidirectional:
             return h_n.view(self.spec.num_layers, 2, *h_n.shape[1:])[-1].transpose(0, 1).flatten(1)
         return h_n[-1]

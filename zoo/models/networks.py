@@ -8,8 +8,8 @@ from torch import Tensor, nn
 from zoo.errors import ConfigError
 from zoo.models.encoder import LSTMEncoder
 from zoo.models.pooling import check_pooling, pool
-from zoo.models.seed_lstm import State
 from zoo.models.spec import LSTMSpec
+from zoo.models.state import State
 
 
 def refuse_bidirectional(spec: LSTMSpec, task: str = "generation") -> None:

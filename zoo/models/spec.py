@@ -7,16 +7,15 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from zoo.errors import ConfigError
-
-VARIANTS = ("lstm", "seed")
+from zoo.models.cores import core
 
 
 @dataclass(frozen=True)
 class LSTMSpec:
     """Depth, width and regularisation of an LSTM encoder.
 
-    `variant` picks the recurrent core: `lstm` is `torch.nn.LSTM` (cuDNN on GPU), `seed`
-    is the gate equations written out by hand (`zoo.models.seed_lstm`).
+    `variant` names the recurrent core, one of those registered in `zoo.models.cores`
+    (`lstm` is `torch.nn.LSTM`, `seed` the gate equations written out by hand, `gru` ...).
     """
 
     variant: str = "lstm"
@@ -29,11 +28,7 @@ class LSTMSpec:
     bidirectional: bool = False
 
     def __post_init__(self) -> None:
-        if self.variant not in VARIANTS:
-            raise ConfigError(
-                f"model.variant={self.variant!r} is not a known LSTM core; choose one of "
-                f"{', '.join(VARIANTS)}"
-            )
+        recurrent_core = core(self.variant)
         for key in ("num_layers", "hidden_size", "embedding_dim"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -47,10 +42,7 @@ class LSTMSpec:
                 raise ConfigError(
                     f"model.{key}={value!r} is invalid: it must be a probability in [0, 1)"
                 )
-        if self.variant == "seed" and self.bidirectional:
-            raise ConfigError(
-                "model.variant=seed is unidirectional; use model=bilstm for a bidirectional LSTM"
-            )
+        recurrent_core.check_bidirectional(self.bidirectional)
 
     @property
     def num_directions(self) -> int:

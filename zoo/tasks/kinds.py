@@ -5,8 +5,6 @@ its module (descriptor + LightningModule), a `conf/task/` YAML, and no other edi
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +16,7 @@ from zoo.data.base import TextDataModule
 from zoo.errors import ConfigError, ZooError
 from zoo.models import LSTMSpec
 from zoo.models.networks import refuse_bidirectional
+from zoo.plugins import Plugins
 from zoo.tasks.base import ZooTask
 from zoo.tasks.inference import Inference
 
@@ -59,39 +58,16 @@ class TaskKind:
             refuse_bidirectional(spec, task)
 
 
-_KINDS: dict[str, TaskKind] = {}
+_KINDS: Plugins[TaskKind] = Plugins("task kind", "zoo.tasks", "unknown task kind {name!r}; choose one of {names}")
 
 
 def register(task_kind: TaskKind) -> TaskKind:
     """Add a kind; a second kind under a taken name is a mistake, not an override."""
-    known = _KINDS.get(task_kind.name)
-    if known is not None and known != task_kind:
-        raise ConfigError(f"task kind {task_kind.name!r} is already registered")
-    _KINDS[task_kind.name] = task_kind
-    return task_kind
+    return _KINDS.add(task_kind.name, task_kind)
 
 
-def _discover() -> None:
-    """Import every module of `zoo.tasks`, so each kind defined there has registered."""
-    import zoo.tasks  # noqa: PLC0415 - the package whose modules hold the kinds
-
-    for module in pkgutil.iter_modules(zoo.tasks.__path__):
-        importlib.import_module(f"zoo.tasks.{module.name}")
-
-
-def all_kinds() -> dict[str, TaskKind]:
-    """Every registered kind by name."""
-    _discover()
-    return dict(_KINDS)
-
-
-def kind(name: str) -> TaskKind:
-    """The kind called `name`, or a ZooError listing the kinds there are."""
-    if name not in _KINDS:
-        _discover()
-    if name not in _KINDS:
-        raise ZooError(f"unknown task kind {name!r}; choose one of {', '.join(sorted(_KINDS))}")
-    return _KINDS[name]
+all_kinds = _KINDS.all  # every registered kind by name
+kind = _KINDS.find  # the kind called `name`, or a ZooError listing the kinds there are
 
 
 # Written before the kind was stored, and only these two kinds existed then: configs name

@@ -14,17 +14,19 @@ from torchmetrics import MeanMetric
 
 from zoo.data import LanguageModelDataModule
 from zoo.models import LanguageModelNetwork, LSTMSpec
-from zoo.models.seed_lstm import State
+from zoo.models.state import State, map_state, rows
 from zoo.tasks.base import OptimizerFactory, SchedulerFactory, ZooTask
 from zoo.tasks.inference import GENERATION_PARAMS, generate, generate_text
 from zoo.tasks.kinds import TaskKind, register
 
 
 def _detach(state: State | None, batch_size: int) -> State | None:
-    """Carry the state into the next window without backpropagating into the last one."""
-    if state is None or state[0].shape[1] != batch_size:
+    """Carry the state into the next window without backpropagating into the last one.
+
+    Works for any core's state structure; a window of another batch size starts afresh."""
+    if state is None or rows(state) != batch_size:
         return None
-    return (state[0].detach(), state[1].detach())
+    return map_state(Tensor.detach, state)
 
 
 def build_network(spec: LSTMSpec, hparams: Mapping[str, Any]) -> LanguageModelNetwork:

@@ -1,0 +1,71 @@
+"""Recurrent cores as plug-ins: one module of this package per core calls `register`, and
+`conf/model/<name>.yaml` picks it with `variant: <name>`. Modules are found by importing
+the package, so adding a core is its module and its YAML, and no other edit.
+
+A core builds a batch-first module from plain sizes (what `LSTMSpec` stores, so a registered
+bundle rebuilds it), says whether it runs backwards too, and which tensor of its state is
+the hidden state that "final hidden" (`LSTMEncoder.last_hidden`) reads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import Tensor, nn
+
+from zoo.errors import ConfigError
+from zoo.models.state import State
+from zoo.plugins import Plugins
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """What every core is built from."""
+
+    input_size: int
+    hidden_size: int
+    num_layers: int
+    dropout: float  # between layers
+    bidirectional: bool
+
+
+def first(state: State) -> Tensor:
+    """The hidden state of a `(h, ...)` tuple, as `nn.LSTM` returns it."""
+    assert isinstance(state, tuple)
+    return first(state[0]) if isinstance(state[0], tuple) else state[0]
+
+
+def whole(state: State) -> Tensor:
+    """A state that is the hidden state itself, as `nn.GRU` returns it."""
+    assert isinstance(state, Tensor)
+    return state
+
+
+@dataclass(frozen=True)
+class Core:
+    """One recurrent core. `packed`: it runs on a `PackedSequence` (the `nn.RNN` family);
+    otherwise it is called as `rnn(x, state, lengths)` and handles padding itself."""
+
+    name: str
+    build: Callable[[Sizes], nn.Module]
+    hidden: Callable[[State], Tensor] = first  # (layers * directions, batch, hidden_size)
+    packed: bool = True
+    bidirectional: bool = True
+    bidirectional_instead: str = ""  # what to use instead, said when bidirectional is refused
+
+    def check_bidirectional(self, wanted: bool) -> None:
+        if wanted and not self.bidirectional:
+            raise ConfigError(f"model.variant={self.name} is unidirectional; use {self.bidirectional_instead}")
+
+
+_CORES: Plugins[Core] = Plugins("recurrent core", __name__, "model.variant={name!r} is not a known recurrent "
+                               "core; choose one of {names}", ConfigError)
+
+
+def register(new: Core) -> Core:
+    """Add a core; a second core under a taken name is a mistake, not an override."""
+    return _CORES.add(new.name, new)
+
+
+all_cores = _CORES.all  # every registered core by name
+core = _CORES.find  # the core called `name`, or a ConfigError listing the cores there are
