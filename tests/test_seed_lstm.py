@@ -21,7 +21,12 @@ def _pair(depth: int, input_size: int = 6, hidden: int = 8) -> tuple[torch.nn.LS
 
 @pytest.mark.parametrize("depth", [1, 2, 3])
 def test_outputs_and_gradients_match_torch_lstm(depth: int) -> None:
-    reference, seed = _pair(depth)
+    assert_equals_torch_lstm(*_pair(depth), depth)
+
+
+def assert_equals_torch_lstm(reference: torch.nn.LSTM, seed: torch.nn.Module, depth: int) -> None:
+    """`seed` (input 6, hidden 8, holding `reference`'s weights) gives its outputs, states and
+    gradients; tests/test_gated_lstm.py asks the same of the gated cell."""
     x = torch.randn(4, 7, 6)
     state = (torch.randn(depth, 4, 8), torch.randn(depth, 4, 8))
     x_ref, x_seed = x.clone().requires_grad_(), x.clone().requires_grad_()
@@ -43,7 +48,11 @@ def test_outputs_and_gradients_match_torch_lstm(depth: int) -> None:
 
 @pytest.mark.parametrize("depth", [1, 2])
 def test_lengths_match_packed_torch_lstm(depth: int) -> None:
-    reference, seed = _pair(depth)
+    assert_lengths_match_packed(*_pair(depth))
+
+
+def assert_lengths_match_packed(reference: torch.nn.LSTM, seed: torch.nn.Module) -> None:
+    """With `lengths`, `seed` gives what `reference` gives on a PackedSequence."""
     x = torch.randn(3, 5, 6)
     lengths = torch.tensor([5, 2, 3])
     packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)

@@ -26,6 +26,13 @@ from torch import Tensor, nn
 State = tuple[Tensor, Tensor]
 
 
+def init_like_lstm(module: nn.Module, hidden_size: int) -> None:
+    """Uniform(-1/sqrt(H), 1/sqrt(H)) for every parameter: nn.LSTM's initialisation."""
+    bound = 1.0 / math.sqrt(hidden_size)
+    for weight in module.parameters():
+        nn.init.uniform_(weight, -bound, bound)
+
+
 class SeedLSTM(nn.Module):
     """Multi-layer unidirectional LSTM over batch-first input, one Python step per token."""
 
@@ -47,10 +54,7 @@ class SeedLSTM(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Uniform(-1/sqrt(H), 1/sqrt(H)), the same initialisation as nn.LSTM."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for weight in self.parameters():
-            nn.init.uniform_(weight, -bound, bound)
+        init_like_lstm(self, self.hidden_size)
 
     def _layer(self, layer: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         return (
