@@ -73,7 +73,7 @@ def _train_cli(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize(
     "override,choices",
-    [("model=gru", ["bilstm", "lstm", "seed"]),
+    [("model=transformer", ["bilstm", "gru", "lstm", "lstmp", "layernorm", "seed"]),
      ("task=translation", ["classification", "generation", "sentiment"]),
      ("data=imdb", ["sst2", "tinyshakespeare", "trec"])],
 )
@@ -100,5 +100,5 @@ def test_missing_data_from_the_command_line_names_path_and_make_data(tmp_path) -
 
 
 def test_unknown_pooling_fails_before_data_loads(compose: Callable[..., DictConfig]) -> None:
-    with pytest.raises(ConfigError, match="task.module.pooling='attention'.*last, mean, max"):
-        check_config(compose("task.module.pooling=attention"))
+    with pytest.raises(ConfigError, match="task.module.pooling='median'.*last, mean, max, attention"):
+        check_config(compose("task.module.pooling=median"))

@@ -79,22 +79,34 @@ def test_gru_language_model_carries_a_detached_state_across_windows() -> None:
     assert _detach(first_state, batch_size=2) is None  # another batch size starts afresh
 
 
-@pytest.mark.parametrize(("task", "column"), [("sentiment", "label_name"), ("generation", "generated")])
-def test_gru_trains_registers_and_serves(task: str, column: str, base_overrides, tmp_path) -> None:
-    import mlflow
-
+def smoke_run(task: str, base_overrides: tuple[str, ...], tmp_path, *model: str) -> tuple[str, str]:
+    """Train `debug=smoke` in a store of its own (the registry tests count versions): run id, store."""
     from zoo.config import compose_config
-    from zoo.registry.loading import load_registered
-    from zoo.registry.versions import register_run
     from zoo.training.pipeline import run_training
 
-    tracking_uri = f"sqlite:///{tmp_path}/mlflow.db"  # its own store: the registry tests count versions
+    tracking_uri = f"sqlite:///{tmp_path}/mlflow.db"
     overrides = [o for o in base_overrides if not o.startswith("logger.tracking_uri=")]
-    run = run_training(compose_config([*overrides, f"logger.tracking_uri={tracking_uri}", f"task={task}", *SMALL]))
-    entry = register_run(run.run_id, tracking_uri)
+    run = run_training(compose_config([*overrides, f"logger.tracking_uri={tracking_uri}", f"task={task}", *model]))
+    return run.run_id, tracking_uri
+
+
+def registers_and_predicts(run_id: str, tracking_uri: str, task: str, variant: str) -> None:
+    """The run registers, the bundle rebuilds its core and predicts the same twice (seeded)."""
+    import mlflow
+
+    from zoo.registry.loading import load_registered
+    from zoo.registry.versions import register_run
+
+    entry = register_run(run_id, tracking_uri)
     model = load_registered(f"models:/{entry.name}/{entry.version}", tracking_uri)
     params = {"max_new_tokens": 10, "seed": 3} if task == "generation" else None
     texts = pd.DataFrame({"text": ["ROMEO:" if params else "a gripping film"]})
     frame = model.predict(texts, params=params)
+    column = "generated" if params else "label_name"
     assert frame[column][0] and frame.equals(model.predict(texts, params=params))  # a sample is fixed by its seed
-    assert mlflow.MlflowClient(tracking_uri).get_model_version(entry.name, entry.version).tags["variant"] == "gru"
+    assert mlflow.MlflowClient(tracking_uri).get_model_version(entry.name, entry.version).tags["variant"] == variant
+
+
+@pytest.mark.parametrize("task", ["sentiment", "generation"])
+def test_gru_trains_registers_and_serves(task: str, base_overrides, tmp_path) -> None:
+    registers_and_predicts(*smoke_run(task, base_overrides, tmp_path, *SMALL), task, "gru")

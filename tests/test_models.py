@@ -40,8 +40,9 @@ def test_seed_variant_is_unidirectional() -> None:
         LSTMSpec(variant="seed", bidirectional=True)
 
 
-@pytest.mark.parametrize("variant,bidirectional", [("lstm", False), ("lstm", True), ("seed", False)])
-@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+@pytest.mark.parametrize("variant,bidirectional", [("lstm", False), ("lstm", True), ("seed", False),
+                                                   ("layernorm", False)])
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "attention"])
 def test_classifier_output_does_not_depend_on_padding(variant: str, bidirectional: bool, pooling: str) -> None:
     torch.manual_seed(0)
     spec = LSTMSpec(variant=variant, num_layers=2, hidden_size=8, embedding_dim=6, bidirectional=bidirectional)
@@ -64,7 +65,7 @@ def test_pooling_ignores_padded_steps() -> None:
 
 def test_unknown_pooling_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="task.pooling"):
-        SequenceClassifier(LSTMSpec(), 10, 2, 0, pooling="attention")
+        SequenceClassifier(LSTMSpec(), 10, 2, 0, pooling="median")
 
 
 def test_bidirectional_last_hidden_joins_both_directions() -> None:

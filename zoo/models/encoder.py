@@ -25,7 +25,8 @@ class LSTMEncoder(nn.Module):
         self.embedding = nn.Embedding(vocab_size, spec.embedding_dim, padding_idx=pad_id)
         self.embedding_dropout = nn.Dropout(spec.embedding_dropout)
         self.rnn: nn.Module = self.core.build(Sizes(
-            spec.embedding_dim, spec.hidden_size, spec.num_layers, spec.effective_dropout, spec.bidirectional
+            spec.embedding_dim, spec.hidden_size, spec.num_layers, spec.effective_dropout, spec.bidirectional,
+            spec.proj_size,
         ))
 
     def forward(

@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from zoo.errors import ConfigError
 from zoo.models.encoder import LSTMEncoder
-from zoo.models.pooling import check_pooling, pool
+from zoo.models.pooling import AttentionPooling, check_pooling, pool
 from zoo.models.spec import LSTMSpec
 from zoo.models.state import State
 
@@ -33,11 +33,15 @@ class SequenceClassifier(nn.Module):
         # on what the pooling reads: every step's output (mean/max) or the final state (last)
         self.output_dropout = nn.Dropout(spec.output_dropout)
         self.head = nn.Linear(spec.output_size, num_classes)
+        # created last, and only for attention: the other poolings keep their parameters and seeds
+        self.attention = AttentionPooling(spec.output_size) if self.pooling == "attention" else None
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
         outputs, state = self.encoder(tokens, lengths)
         last = self.output_dropout(self.encoder.last_hidden(state)) if self.pooling == "last" else None
         steps = self.output_dropout(outputs) if self.pooling != "last" else outputs
+        if self.attention is not None:
+            return self.head(self.attention(steps, lengths))
         return self.head(pool(steps, lengths, last, self.pooling))
 
 
@@ -52,9 +56,9 @@ class LanguageModelNetwork(nn.Module):
         # Tying shares the embedding matrix with the output layer; a projection bridges
         # hidden_size to embedding_dim when they differ.
         self.projection: nn.Module = nn.Identity()
-        head_in = spec.hidden_size
-        if tie_weights and spec.hidden_size != spec.embedding_dim:
-            self.projection = nn.Linear(spec.hidden_size, spec.embedding_dim)
+        head_in = spec.hidden_width  # proj_size for lstmp
+        if tie_weights and head_in != spec.embedding_dim:
+            self.projection = nn.Linear(head_in, spec.embedding_dim)
             head_in = spec.embedding_dim
         self.head = nn.Linear(head_in, vocab_size)
         if tie_weights:

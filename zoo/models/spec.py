@@ -26,6 +26,7 @@ class LSTMSpec:
     embedding_dropout: float = 0.0
     output_dropout: float = 0.0  # on the top layer's outputs the head reads (see networks.py)
     bidirectional: bool = False
+    proj_size: int = 0  # width of h after a projection (lstmp only); 0 = none
 
     def __post_init__(self) -> None:
         recurrent_core = core(self.variant)
@@ -43,15 +44,21 @@ class LSTMSpec:
                     f"model.{key}={value!r} is invalid: it must be a probability in [0, 1)"
                 )
         recurrent_core.check_bidirectional(self.bidirectional)
+        recurrent_core.check_projection(self.proj_size, self.hidden_size)
 
     @property
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
 
     @property
+    def hidden_width(self) -> int:
+        """Width of h: the projection's when there is one (lstmp), else hidden_size."""
+        return self.proj_size or self.hidden_size
+
+    @property
     def output_size(self) -> int:
         """Width of the per-step encoder output (both directions concatenated)."""
-        return self.hidden_size * self.num_directions
+        return self.hidden_width * self.num_directions
 
     @property
     def effective_dropout(self) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from inspect import signature
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,9 @@ def check_config(cfg: DictConfig) -> LSTMSpec:
         )
     if cfg.task.module.get("pooling") is not None:
         check_pooling(cfg.task.module.pooling)
+        if "pooling" not in signature(kind.task_module.__init__).parameters:
+            raise ConfigError(f"task={cfg.task.name} pools nothing (it predicts every step), so "
+                              f"task.module.pooling={cfg.task.module.pooling} does not apply: drop it")
     kind.check_model(spec, cfg.task.name)
     target = cfg.task.module.get("_target_")
     if target is not None and not issubclass(get_class(target), kind.task_module):

@@ -27,6 +27,7 @@ class Sizes:
     num_layers: int
     dropout: float  # between layers
     bidirectional: bool
+    proj_size: int = 0  # width of h after a projection; only a core with `projects` gets one
 
 
 def first(state: State) -> Tensor:
@@ -52,10 +53,22 @@ class Core:
     packed: bool = True
     bidirectional: bool = True
     bidirectional_instead: str = ""  # what to use instead, said when bidirectional is refused
+    projects: bool = False  # it needs model.proj_size (lstmp); every other core refuses one
 
     def check_bidirectional(self, wanted: bool) -> None:
         if wanted and not self.bidirectional:
             raise ConfigError(f"model.variant={self.name} is unidirectional; use {self.bidirectional_instead}")
+
+    def check_projection(self, proj_size: object, hidden_size: int) -> None:
+        """A projection only where the core has one, and narrower than the cell."""
+        if not self.projects:
+            if proj_size != 0:
+                raise ConfigError(f"model.proj_size={proj_size!r} needs a core with a projection "
+                                  f"(model=lstmp); model.variant={self.name} has none, so leave it 0")
+            return
+        if isinstance(proj_size, bool) or not isinstance(proj_size, int) or not 1 <= proj_size < hidden_size:
+            raise ConfigError(f"model.proj_size={proj_size!r} is invalid for model.variant={self.name}: "
+                              f"it must be an integer in [1, model.hidden_size={hidden_size})")
 
 
 _CORES: Plugins[Core] = Plugins("recurrent core", __name__, "model.variant={name!r} is not a known recurrent "
