@@ -16,7 +16,7 @@ from pathlib import Path
 import mlflow
 import pytest
 import sqlalchemy
-from servers import free_port, running
+from servers import free_port, running, server_absent
 
 from zoo.paths import PROJECT_ROOT
 from zoo.secrets import mask
@@ -43,7 +43,7 @@ def databases() -> Iterator[tuple[str, str]]:
         with admin.connect():
             pass
     except Exception as err:  # noqa: BLE001
-        pytest.skip(f"PostgreSQL not reachable at {admin_url}: {str(err).splitlines()[0]}")
+        server_absent(f"PostgreSQL not reachable at {admin_url}: {str(err).splitlines()[0]}")
     names = [f"zoo_secret_{uuid.uuid4().hex[:8]}_{what}" for what in ("mlflow", "optuna")]
     with admin.connect() as conn:
         for name in names:

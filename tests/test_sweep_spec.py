@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from omegaconf import OmegaConf
+from servers import server_absent
 
 from zoo.errors import ConfigError
 from zoo.paths import PROJECT_ROOT
@@ -125,7 +126,7 @@ def test_the_readme_postgresql_url_form_opens() -> None:
         with socket.create_connection(("127.0.0.1", 5432), timeout=2):
             pass
     except OSError as err:
-        pytest.skip(f"no PostgreSQL on 127.0.0.1:5432 ({err})")
+        server_absent(f"no PostgreSQL on 127.0.0.1:5432 ({err})")
     storage = open_storage(url)
     storage.engine.dispose()
 
