@@ -34,16 +34,16 @@ def check_config(cfg: DictConfig) -> LSTMSpec:
             f"task={cfg.task.name} needs a {kind.data_kind!r} dataset but data={data_spec.name} "
             f"is {data_spec.kind!r}; pick a dataset whose kind is {kind.data_kind!r}"
         )
+    target = cfg.task.module.get("_target_")
+    if target is not None and not issubclass(get_class(target), kind.task_module):
+        raise ConfigError(f"task.module._target_={target} is not a {kind.task_module.__name__}, the module of "
+                          f"task kind {kind.name!r} (task.kind)")
     if cfg.task.module.get("pooling") is not None:
         check_pooling(cfg.task.module.pooling)
         if "pooling" not in signature(kind.task_module.__init__).parameters:
             raise ConfigError(f"task={cfg.task.name} pools nothing (it predicts every step), so "
                               f"task.module.pooling={cfg.task.module.pooling} does not apply: drop it")
     kind.check_model(spec, cfg.task.name)
-    target = cfg.task.module.get("_target_")
-    if target is not None and not issubclass(get_class(target), kind.task_module):
-        raise ConfigError(f"task.module._target_={target} is not a {kind.task_module.__name__}, the module of "
-                          f"task kind {kind.name!r} (task.kind)")
     return spec
 
 
