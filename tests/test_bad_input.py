@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tool_errors import one_error_line
 
 from zoo import generate, predict, serve
 from zoo.data.checks import check_headers, check_labels
@@ -107,12 +108,7 @@ def _tool_error(tool, argv: list[str], capsys: pytest.CaptureFixture[str], stdin
     if stdin is not None and monkeypatch is not None:
         raw = stdin.encode() if isinstance(stdin, str) else stdin
         monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8"))
-    with pytest.raises(SystemExit) as exit_:
-        tool.main(argv)
-    assert exit_.value.code == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1, err
-    return err
+    return one_error_line(tool.main, argv, capsys)
 
 
 def test_generate_refuses_a_temperature_that_is_no_number(capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import torch
 from optuna.trial import TrialState, create_trial
+from tool_errors import one_error_line
 
 from zoo import benchmark
 from zoo.errors import ZooError
@@ -177,11 +178,7 @@ def test_ensemble_bundles_need_one_classifier_recipe() -> None:
 def test_bad_benchmark_arguments_fail_before_training(argv, message, store, monkeypatch, capsys) -> None:
     _, args = store
     monkeypatch.setattr(replicates, "run_training", lambda *a, **k: pytest.fail("trained despite bad input"))
-    with pytest.raises(SystemExit) as exit_:
-        benchmark.main([*args, *argv])
-    assert exit_.value.code == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert message in one_error_line(benchmark.main, [*args, *argv], capsys)
 
 
 def test_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,6 +11,7 @@ from importlib.metadata import entry_points
 
 import click
 import pytest
+from tool_errors import one_error_line
 
 from zoo.cli import Switch, ZooCommand, overrides_argument
 from zoo.errors import ZooError
@@ -105,11 +106,7 @@ def test_tokens_that_are_not_options_go_to_the_overrides() -> None:
 ])
 def test_user_mistakes_are_one_error_line_and_status_2(argv: list[str], message: str,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exit_:
-        demo(argv)
-    assert exit_.value.code == 2
-    err = capsys.readouterr().err
-    assert err.startswith(f"error: {message}") and err.count("\n") == 1
+    assert one_error_line(demo, argv, capsys).startswith(f"error: {message}")
 
 
 def test_completion_script_is_named_after_the_tool(monkeypatch: pytest.MonkeyPatch,

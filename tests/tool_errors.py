@@ -1,0 +1,18 @@
+"""What every entry-point test checks about a user mistake: exit status 2 and one `error:` line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+
+def one_error_line(main: Callable[[list[str]], object], argv: list[str],
+                   capsys: pytest.CaptureFixture[str]) -> str:
+    """Run `main(argv)`, assert it exits with status 2 printing one `error: ...` line, return that line."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    return err
