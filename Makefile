@@ -11,6 +11,8 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 
 SWEEP ?= sentiment_sst2
+# the variant study (Greff et al. 2017): its sweeps, comma-separated
+STUDY ?= variants_trec,variants_sst2
 N_TRIALS ?=
 WORKERS ?=
 TASK ?=
@@ -19,6 +21,7 @@ DATA ?=
 ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 5000
+comma := ,
 
 # Hydra overrides built from the make variables that are set.
 OVERRIDES := $(if $(TASK),task=$(TASK)) $(if $(DATA),data=$(DATA)) $(if $(MODEL),model=$(MODEL)) $(ARGS)
@@ -32,7 +35,7 @@ FOLDS ?=
 VERSION ?= challenger
 SERVE_PORT ?= 5001
 
-.PHONY: help install test test-slow lint data train sweep benchmark register promote serve zoo reproduce bench ui clean
+.PHONY: help install test test-slow lint data train sweep study benchmark register promote serve zoo reproduce bench ui clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -63,6 +66,12 @@ train: data ## train a recipe: make train TASK=sentiment MODEL=bilstm DATA=sst2 
 
 sweep: data ## Optuna sweep (resumes on rerun): make sweep SWEEP=sentiment_sst2 N_TRIALS=12 WORKERS=2 ARGS="pruner=none"
 	$(PY) -m zoo.sweep sweep=$(SWEEP) $(if $(N_TRIALS),n_trials=$(N_TRIALS)) $(if $(WORKERS),workers=$(WORKERS)) $(ARGS)
+
+study: data ## variant study: run each sweep (resumes), write docs/variants.md: make study [STUDY=variants_trec] [N_TRIALS=] [WORKERS=]
+	@set -e; for sweep in $(subst $(comma), ,$(STUDY)); do \
+	  $(PY) -m zoo.sweep sweep=$$sweep $(if $(N_TRIALS),n_trials=$(N_TRIALS)) $(if $(WORKERS),workers=$(WORKERS)) $(ARGS); \
+	done
+	$(PY) -m zoo.study sweeps=$(STUDY)
 
 benchmark: data ## recipes over seeds (and folds): make benchmark EXPERIMENT=sst2_bilstm,trec_bilstm SEEDS=5 [FOLDS=10] [WORKERS=2]
 	$(PY) -m zoo.benchmark $(if $(EXPERIMENT),experiment=$(EXPERIMENT)) seeds=$(or $(SEEDS),5) $(if $(FOLDS),folds=$(FOLDS)) $(if $(WORKERS),workers=$(WORKERS)) $(OVERRIDES)

@@ -17,8 +17,8 @@ from zoo.cli import Switch, ZooCommand, overrides_argument
 from zoo.errors import ZooError
 from zoo.paths import PROJECT_ROOT
 
-SCRIPTS = {"zoo-train": "train", "zoo-sweep": "sweep", "zoo-benchmark": "benchmark", "zoo-predict": "predict",
-           "zoo-generate": "generate", "zoo-register": "register", "zoo-promote": "promote",
+SCRIPTS = {"zoo-train": "train", "zoo-sweep": "sweep", "zoo-study": "study", "zoo-benchmark": "benchmark",
+           "zoo-predict": "predict", "zoo-generate": "generate", "zoo-register": "register", "zoo-promote": "promote",
            "zoo-reproduce": "reproduce", "zoo-zoo": "model_zoo", "zoo-bench": "bench", "zoo-serve": "serve"}
 CLICK_TOOLS = [module for module in SCRIPTS.values() if module != "train"]
 

@@ -1,5 +1,8 @@
-"""`zoo-bench [--batches N] [--repeats R] [--threads T] [--out FILE] [overrides]` (or `python -m zoo.bench`;
-`make bench`).
+"""`zoo-bench [--batches N] [--repeats R] [--threads T] [--cores] [--out FILE] [overrides]` (or
+`python -m zoo.bench`; `make bench`).
+
+With `--cores`: every recurrent core's training throughput and its ratio to nn.LSTM on the
+same batches (`zoo.training.core_speed`). Otherwise:
 
 Two throughput comparisons, each measured side by side in one process on the same model
 weights and the same batches:
@@ -35,10 +38,8 @@ import json
 import logging
 import statistics
 import sys
-import time
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,6 @@ import click
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
-from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
 from zoo.cli import ZooCommand, overrides_argument
@@ -54,6 +54,17 @@ from zoo.config import compose_config
 from zoo.data.batching import PadCollator
 from zoo.training.builders import build_datamodule, build_task, check_config
 from zoo.training.callbacks import NonFiniteLossGuard, batch_tokens
+from zoo.training.core_speed import compare_cores, format_cores
+from zoo.training.throughput import (  # noqa: F401  (re-exported: tests and users import them from here)
+    Stopwatch,
+    Timing,
+    cpu_s_per_1k_tokens,
+    paired_ratios,
+    plain_timing,
+    relative_spread,
+    rotated,
+    summarize,
+)
 
 Batch = dict[str, torch.Tensor]
 
@@ -71,60 +82,6 @@ RATIOS = {
     "bucketing_gain_vs_fixed_pad": ("plain", "naive_fixed_pad"),
 }
 NOISY_SPREAD = 0.10  # a ratio whose repeats spread wider than this gets a warning
-
-
-@dataclass(frozen=True)
-class Timing:
-    """One measurement: wall-clock and process CPU seconds (all threads) over the same span."""
-
-    wall_s: float
-    cpu_s: float
-
-
-class Stopwatch:
-    """Wall clock (perf_counter) and process CPU time (process_time) started and read together."""
-
-    def start(self) -> None:
-        self._wall, self._cpu = time.perf_counter(), time.process_time()
-
-    def stop(self) -> Timing:
-        cpu, wall = time.process_time(), time.perf_counter()
-        return Timing(wall_s=wall - self._wall, cpu_s=cpu - self._cpu)
-
-
-# ---------------------------------------------------------------------------------------
-# pure helpers (tested in tests/test_bench.py)
-
-
-def summarize(values: Sequence[float]) -> dict[str, float]:
-    """min / median / max of a non-empty sequence."""
-    if not values:
-        raise ValueError("no values to summarize")
-    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
-
-
-def relative_spread(values: Sequence[float]) -> float:
-    """(max - min) / median: 0.05 means the values span 5% of their median."""
-    stats = summarize(values)
-    return (stats["max"] - stats["min"]) / stats["median"]
-
-
-def paired_ratios(numerator: Sequence[float], denominator: Sequence[float]) -> list[float]:
-    """Repeat-by-repeat ratios of two figures measured in the same repeats."""
-    if len(numerator) != len(denominator):
-        raise ValueError(f"{len(numerator)} numerators but {len(denominator)} denominators")
-    return [a / b for a, b in zip(numerator, denominator, strict=True)]
-
-
-def rotated(names: Sequence[str], repeat: int) -> list[str]:
-    """Measuring order for one repeat: shifted by one per repeat, so no figure always runs
-    first or always right after the Lightning fit."""
-    shift = repeat % len(names)
-    return [*names[shift:], *names[:shift]]
-
-
-def cpu_s_per_1k_tokens(cpu_s: float, tokens: int) -> float:
-    return 1000.0 * cpu_s / tokens
 
 
 def set_threads(threads: int) -> None:
@@ -167,26 +124,6 @@ def zoo_timing(module: L.LightningModule, batches: list[Batch]) -> Timing:
     trainer.fit(module, train_dataloaders=DataLoader(batches, batch_size=None))
     assert clock.timing is not None, "Lightning ran no training epoch"
     return clock.timing
-
-
-def plain_timing(module: L.LightningModule, batches: list[Batch], packed: bool = True) -> Timing:
-    """The loop a PyTorch user writes by hand, over the same network and batches."""
-    network = module.network
-    network.train()
-    optimizer = module.configure_optimizers()
-    watch = Stopwatch()
-    watch.start()
-    for batch in batches:
-        optimizer.zero_grad(set_to_none=True)
-        if packed:
-            logits = network(batch["input_ids"], batch["lengths"])
-        else:
-            outputs, state = network.encoder(batch["input_ids"])
-            logits = network.head(network.encoder.last_hidden(state))
-        loss = F.cross_entropy(logits, batch["labels"])
-        loss.backward()
-        optimizer.step()
-    return watch.stop()
 
 
 def _naive_batches(dm, count: int, batch_size: int, fixed_length: int | None, seed: int) -> list[Batch]:
@@ -351,16 +288,24 @@ def _quiet_lightning() -> None:
 @click.option("--threads", type=click.IntRange(min=1), default=1,
               help="Torch CPU threads (1: no OpenMP barriers for a busy neighbour to stall, and process CPU time "
                    "counts no idle spinning).")
+@click.option("--cores", is_flag=True,
+              help="Instead: one table of every recurrent core's training tokens/s and ratio to nn.LSTM, "
+                   "on the same batches.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the figures as JSON here.")
 @overrides_argument
-def main(batches: int, repeats: int, threads: int, out: Path | None, overrides: tuple[str, ...]) -> int:
+def main(batches: int, repeats: int, threads: int, cores: bool, out: Path | None,
+         overrides: tuple[str, ...]) -> int:
     """Throughput: the zoo's training step against a plain PyTorch loop, and length-bucketed
-    packed batches against naive padding. Other KEY=VALUE arguments are Hydra overrides
-    (e.g. model=bilstm)."""
+    packed batches against naive padding; with --cores, every recurrent core against
+    nn.LSTM. Other KEY=VALUE arguments are Hydra overrides (e.g. model=bilstm)."""
     _quiet_lightning()
     set_threads(threads)  # before any torch work, so the pools start at this size
-    results = run(list(overrides), batches, repeats)
-    print(format_results(results))
+    if cores:
+        results = compare_cores(list(overrides), batches, repeats)
+        print(format_cores(results))
+    else:
+        results = run(list(overrides), batches, repeats)
+        print(format_results(results))
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, indent=2))

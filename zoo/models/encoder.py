@@ -6,6 +6,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from zoo.models.cores import Sizes, core
+from zoo.models.regularisers import regularised
 from zoo.models.spec import LSTMSpec
 from zoo.models.state import State
 
@@ -24,10 +25,12 @@ class LSTMEncoder(nn.Module):
         self.core = core(spec.variant)
         self.embedding = nn.Embedding(vocab_size, spec.embedding_dim, padding_idx=pad_id)
         self.embedding_dropout = nn.Dropout(spec.embedding_dropout)
-        self.rnn: nn.Module = self.core.build(Sizes(
+        # weight drop and locked dropout (model.weight_drop, model.locked_dropout) wrap the core;
+        # without them this is the core itself
+        self.rnn: nn.Module = regularised(self.core.build, Sizes(
             spec.embedding_dim, spec.hidden_size, spec.num_layers, spec.effective_dropout, spec.bidirectional,
             spec.proj_size,
-        ))
+        ), spec.weight_drop, spec.locked_dropout)
 
     def forward(
         self, tokens: Tensor, lengths: Tensor | None = None, state: State | None = None

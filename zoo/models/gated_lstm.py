@@ -24,12 +24,14 @@ order (i, f, g, o), so its state dict loads unchanged.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional
 
 from zoo.errors import ConfigError
+from zoo.models.recurrence import unroll
 from zoo.models.seed_lstm import init_like_lstm
 
 Carried = tuple[Tensor, ...]  # (h, c) or (h, c, a) of one layer
@@ -85,7 +87,8 @@ class Step:
 
 
 class GatedLSTM(nn.Module):
-    """Multi-layer unidirectional LSTM with switches, batch first, one Python step per token."""
+    """Multi-layer unidirectional LSTM with switches, batch first, one Python step per token
+    (`zoo.models.recurrence.unroll`: finished rows drop out of the batch, as in packing)."""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0,
                  switches: Switches = Switches()) -> None:
@@ -116,14 +119,19 @@ class GatedLSTM(nn.Module):
         return getattr(self, f"{name}_l{layer}")
 
     def project(self, layer: int, x: Tensor) -> Tensor:
-        """W x + b_ih for all steps at once (the part of the gates that needs no recurrence)."""
-        return functional.linear(x, self._param("weight_ih", layer), self._param("bias_ih", layer))
+        """W x + b_ih + b_hh for all steps at once (the part of the gates that needs no recurrence)."""
+        bias = self._param("bias_ih", layer) + self._param("bias_hh", layer)
+        return functional.linear(x, self._param("weight_ih", layer), bias)
+
+    def recurrent(self, layer: int, projected: Tensor, h: Tensor) -> Tensor:
+        """All pre-activation blocks of one step: `project(...)[:, t]` + U h_{t-1}, one addmm."""
+        return torch.addmm(projected, h, self._param("weight_hh", layer).t())
 
     def step(self, layer: int, projected: Tensor, carried: Carried) -> Step:
         """One step from `project(layer, x)[:, t]` and the layer's previous (h, c[, a])."""
         s = self.switches
         h, c = carried[0], carried[1]
-        z = projected + functional.linear(h, self._param("weight_hh", layer), self._param("bias_hh", layer))
+        z = self.recurrent(layer, projected, h)
         pre = dict(zip(s.blocks, z.chunk(len(s.blocks), dim=1), strict=True))
         if s.full_recurrence:
             recurrent = functional.linear(carried[2], self._param("weight_gg", layer))
@@ -146,35 +154,24 @@ class GatedLSTM(nn.Module):
 
     def forward(self, x: Tensor, state: tuple[Tensor, ...] | None = None,
                 lengths: Tensor | None = None) -> tuple[Tensor, tuple[Tensor, ...]]:
-        """Run over `x` (batch, time, input); `lengths` freezes each row after its end.
+        """Run over `x` (batch, time, input); with `lengths`, each row stops at its end.
 
         Returns the top layer's outputs (zero past each row's length) and the final state of
         every layer, (h, c) or (h, c, a), each (layers, batch, width)."""
-        batch, steps, _ = x.shape
         if state is None:
-            state = tuple(x.new_zeros(self.num_layers, batch, width) for width in self.state_widths())
-        keep = None
-        if lengths is not None:
-            keep = (torch.arange(steps, device=x.device)[None, :] < lengths.to(x.device)[:, None]).unsqueeze(-1)
+            state = tuple(x.new_zeros(self.num_layers, x.shape[0], width) for width in self.state_widths())
         finals: list[Carried] = []
         layer_input = x
         for layer in range(self.num_layers):
-            carried = tuple(part[layer] for part in state)
-            projected = self.project(layer, layer_input)
-            outputs = []
-            for t in range(steps):
-                new = self.step(layer, projected[:, t], carried).carried()
-                if keep is None:
-                    carried, out = new, new[0]
-                else:
-                    carried = tuple(torch.where(keep[:, t], n, old) for n, old in zip(new, carried, strict=True))
-                    out = new[0] * keep[:, t]
-                outputs.append(out)
+            layer_input, carried = unroll(partial(self._carried_step, layer), self.project(layer, layer_input),
+                                          tuple(part[layer] for part in state), lengths)
             finals.append(carried)
-            layer_input = torch.stack(outputs, dim=1)
             if layer < self.num_layers - 1:
                 layer_input = functional.dropout(layer_input, self.dropout, self.training)
         return layer_input, tuple(torch.stack(parts) for parts in zip(*finals, strict=True))
+
+    def _carried_step(self, layer: int, projected: Tensor, carried: Carried) -> Carried:
+        return self.step(layer, projected, carried).carried()
 
     def extra_repr(self) -> str:
         return (f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "

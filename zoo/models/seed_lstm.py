@@ -19,9 +19,12 @@ move between the two unchanged. That is what lets a test prove this module equal
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 from torch import Tensor, nn
+
+from zoo.models.recurrence import unroll
 
 State = tuple[Tensor, Tensor]
 
@@ -31,6 +34,20 @@ def init_like_lstm(module: nn.Module, hidden_size: int) -> None:
     bound = 1.0 / math.sqrt(hidden_size)
     for weight in module.parameters():
         nn.init.uniform_(weight, -bound, bound)
+
+
+def lstm_step(w_hh_t: Tensor, input_part: Tensor, carried: tuple[Tensor, ...]) -> State:
+    """One time step: the equations above, on (input part of the gates, (h_{t-1}, C_{t-1}))."""
+    h, c = carried
+    z = torch.addmm(input_part, h, w_hh_t)  # [i f g o] pre-activations
+    z_i, z_f, z_g, z_o = z.chunk(4, dim=1)
+    f_t = torch.sigmoid(z_f)
+    i_t = torch.sigmoid(z_i)
+    c_tilde = torch.tanh(z_g)
+    c_t = f_t * c + i_t * c_tilde
+    o_t = torch.sigmoid(z_o)
+    h_t = o_t * torch.tanh(c_t)
+    return h_t, c_t
 
 
 class SeedLSTM(nn.Module):
@@ -67,45 +84,24 @@ class SeedLSTM(nn.Module):
     def forward(
         self, x: Tensor, state: State | None = None, lengths: Tensor | None = None
     ) -> tuple[Tensor, State]:
-        """Run over `x` (batch, time, input); `lengths` freezes each row after its end.
+        """Run over `x` (batch, time, input); with `lengths`, each row stops at its end.
 
         Returns the top layer's outputs (zero past each row's length, as
         `pad_packed_sequence` gives) and the final (h, c) of every layer, taken at each
         row's last real step.
         """
-        batch, steps, _ = x.shape
+        batch = x.shape[0]
         if state is None:
             zeros = x.new_zeros(self.num_layers, batch, self.hidden_size)
             state = (zeros, zeros)
-        mask = None
-        if lengths is not None:
-            positions = torch.arange(steps, device=x.device)
-            mask = (positions[None, :] < lengths.to(x.device)[:, None]).unsqueeze(-1)
         h_last, c_last = [], []
         layer_input = x
         for layer in range(self.num_layers):
             w_ih, w_hh, b_ih, b_hh = self._layer(layer)
-            h, c = state[0][layer], state[1][layer]
-            input_part = torch.nn.functional.linear(layer_input, w_ih, b_ih)  # W_ig·x_t + b_ig, all t
-            outputs = []
-            for t in range(steps):
-                z = input_part[:, t] + torch.nn.functional.linear(h, w_hh, b_hh)
-                z_i, z_f, z_g, z_o = z.chunk(4, dim=1)
-                f_t = torch.sigmoid(z_f)
-                i_t = torch.sigmoid(z_i)
-                c_tilde = torch.tanh(z_g)
-                c_new = f_t * c + i_t * c_tilde
-                o_t = torch.sigmoid(z_o)
-                h_new = o_t * torch.tanh(c_new)
-                if mask is not None:
-                    keep = mask[:, t]
-                    h = torch.where(keep, h_new, h)
-                    c = torch.where(keep, c_new, c)
-                    outputs.append(h_new * keep)
-                else:
-                    h, c = h_new, c_new
-                    outputs.append(h)
-            layer_output = torch.stack(outputs, dim=1)
+            # W_i·x_t + b_ig + b_hg for all t at once; each step adds W_hg·h_{t-1} (addmm)
+            input_part = torch.nn.functional.linear(layer_input, w_ih, b_ih + b_hh)
+            layer_output, (h, c) = unroll(partial(lstm_step, w_hh.t()), input_part,
+                                          (state[0][layer], state[1][layer]), lengths)
             h_last.append(h)
             c_last.append(c)
             is_last = layer == self.num_layers - 1

@@ -27,6 +27,8 @@ class LSTMSpec:
     output_dropout: float = 0.0  # on the top layer's outputs the head reads (see networks.py)
     bidirectional: bool = False
     proj_size: int = 0  # width of h after a projection (lstmp only); 0 = none
+    weight_drop: float = 0.0  # DropConnect on the recurrent matrices weight_hh (zoo/models/regularisers.py)
+    locked_dropout: bool = False  # `dropout` with one mask per sequence instead of one per step
 
     def __post_init__(self) -> None:
         recurrent_core = core(self.variant)
@@ -43,6 +45,16 @@ class LSTMSpec:
                 raise ConfigError(
                     f"model.{key}={value!r} is invalid: it must be a probability in [0, 1)"
                 )
+        if (isinstance(self.weight_drop, bool) or not isinstance(self.weight_drop, int | float)
+                or not 0.0 <= float(self.weight_drop) < 1.0):
+            raise ConfigError(
+                f"model.weight_drop={self.weight_drop!r} is invalid: it must be a probability in [0, 1) "
+                "(the share of recurrent weights dropped per batch, e.g. model.weight_drop=0.3; 0 = off)"
+            )
+        if not isinstance(self.locked_dropout, bool):
+            raise ConfigError(
+                f"model.locked_dropout={self.locked_dropout!r} is invalid: use model.locked_dropout=true or false"
+            )
         recurrent_core.check_bidirectional(self.bidirectional)
         recurrent_core.check_projection(self.proj_size, self.hidden_size)
 
@@ -71,6 +83,13 @@ class LSTMSpec:
             warnings.warn(
                 f"model.dropout={self.dropout} is ignored with model.num_layers=1: it applies "
                 "between LSTM layers (use model.embedding_dropout, or depth >= 2)",
+                UserWarning,
+                stacklevel=2,
+            )
+        if self.locked_dropout and self.effective_dropout == 0:
+            warnings.warn(
+                "model.locked_dropout=true does nothing without dropout between layers "
+                "(model.dropout > 0 and model.num_layers >= 2)",
                 UserWarning,
                 stacklevel=2,
             )

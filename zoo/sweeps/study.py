@@ -122,6 +122,25 @@ def load_study(spec: SweepSpec, storage: optuna.storages.BaseStorage, offset: in
     return study
 
 
+def existing_study(spec: SweepSpec, storage: optuna.storages.BaseStorage, url: str, advice: str) -> optuna.Study:
+    """The spec's study as it stands, for reading (reports): never created or changed, and
+    refused, ending in `advice`, when it is missing or was run with other directions, recipe,
+    search space or objectives than the spec's (its trials would be mislabelled)."""
+    try:
+        study = optuna.load_study(study_name=spec.study_name, storage=storage,
+                                  sampler=optuna.samplers.RandomSampler(seed=0))
+    except KeyError:
+        raise ConfigError(f"no study {spec.study_name!r} (sweep {spec.name}) in the Optuna storage "
+                          f"{masked(url)}; {advice}") from None
+    directions = [d.name.lower() for d in study.directions]
+    recorded = study.user_attrs.get("spec_fingerprint")
+    if directions != spec.directions or (recorded is not None and recorded != spec_fingerprint(spec)):
+        raise ConfigError(f"study {spec.study_name!r} was run with another recipe, search space, objectives or "
+                          f"directions than sweeps/{spec.name}.yaml has now, so its trials cannot be read with "
+                          "this spec; restore the spec, or give the spec a new study_name and rerun it")
+    return study
+
+
 def spec_fingerprint(spec: SweepSpec) -> str:
     """What makes trials comparable: recipe, search space, objectives (not budget or sampler)."""
     content = {"recipe": spec.recipe, "objectives": [vars(o) for o in spec.objectives],
