@@ -79,3 +79,11 @@ def count_encoder_calls(monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[in
         return calls
 
     return start
+
+
+@pytest.fixture
+def this_machine(shared_data: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reproduction uses this machine's paths (ZOO_DATA_DIR etc.), not the logged ones."""
+    monkeypatch.setenv("ZOO_DATA_DIR", str(shared_data))
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(workdir / "cache"))
+    monkeypatch.setenv("ZOO_LOG_DIR", str(workdir / "reproduced"))

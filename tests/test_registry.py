@@ -201,14 +201,6 @@ def test_predict_cli_writes_json_lines(registered, tracking_uri) -> None:
     assert empty.returncode == 2 and "error: no text to predict" in empty.stderr
 
 
-@pytest.fixture
-def this_machine(shared_data: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Reproduction uses this machine's paths (ZOO_DATA_DIR etc.), not the logged ones."""
-    monkeypatch.setenv("ZOO_DATA_DIR", str(shared_data))
-    monkeypatch.setenv("ZOO_CACHE_DIR", str(workdir / "cache"))
-    monkeypatch.setenv("ZOO_LOG_DIR", str(workdir / "reproduced"))
-
-
 def test_reproduce_gives_the_same_test_metric(registered, tracking_uri, this_machine, workdir: Path) -> None:
     from zoo.registry.reproduction import reproduce
 

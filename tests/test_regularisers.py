@@ -221,7 +221,9 @@ def test_locked_dropout_without_dropout_between_layers_warns() -> None:
     assert not isinstance(classifier(0, LSTMSpec(num_layers=2, locked_dropout=True)).encoder.rnn, Stacked)
 
 
-@pytest.mark.parametrize(("value", "shown"), [("1.0", "1.0"), ("-0.1", "-0.1"), ("x", "'x'")])
+# one subprocess in `make test` (the values themselves are checked in-process above); the rest in test-slow
+@pytest.mark.parametrize(("value", "shown"), [("x", "'x'"), pytest.param("1.0", "1.0", marks=pytest.mark.slow),
+                                              pytest.param("-0.1", "-0.1", marks=pytest.mark.slow)])
 def test_a_bad_weight_drop_is_one_error_line_from_the_command_line(base_overrides, value: str, shown: str) -> None:
     result = subprocess.run([sys.executable, "-m", "zoo.train", *base_overrides, "debug=smoke",
                              f"model.weight_drop={value}"], cwd=PROJECT_ROOT, capture_output=True, text=True,
@@ -231,7 +233,8 @@ def test_a_bad_weight_drop_is_one_error_line_from_the_command_line(base_override
     assert result.stderr.count("\n") == 1, result.stderr
 
 
-@pytest.mark.parametrize(("task", "variant"), [("sentiment", "lstm"), ("generation", "gru")])
+@pytest.mark.parametrize(("task", "variant"), [("sentiment", "lstm"),
+                                               pytest.param("generation", "gru", marks=pytest.mark.slow)])
 def test_a_regularised_smoke_run_trains_registers_and_predicts(task: str, variant: str, base_overrides,
                                                                tmp_path) -> None:
     registers_and_predicts(*smoke_run(task, base_overrides, tmp_path, "debug=smoke", f"model={variant}",

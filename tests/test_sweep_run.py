@@ -65,7 +65,9 @@ def test_sweep_tracks_a_parent_with_children_plots_and_resumes(base_overrides, s
     assert parent.data.params["study_name"] == spec.study_name
     artifacts = {a.path for a in mlflow_client.list_artifacts(outcome.parent_run_id)}
     assert {"trials.csv", "summary.md", "plots.html", "optimization_history.png",
-            "depth_width_contour.png", "sweep_spec.yaml"} <= artifacts
+            "depth_width_slice.png", "sweep_spec.yaml"} <= artifacts
+    assert "depth_width_contour.png" not in artifacts  # 3 complete trials: too few to fit a contour
+    assert "depth_width_contour: left out" in outcome.summary
     children = _children(mlflow_client, outcome.parent_run_id)
     assert len(children) == 3
     assert {c.data.tags["optuna.state"] for c in children} == {"COMPLETE"}

@@ -5,6 +5,6 @@ entry point (and a served model) composes them alike; it costs OmegaConf only, n
 
 from zoo.config import register_resolvers
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 register_resolvers()

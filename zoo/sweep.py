@@ -14,8 +14,9 @@ import sys
 import click
 from omegaconf import OmegaConf
 
-from zoo.cli import ZooCommand, as_key_values, overrides_argument, worker_options
+from zoo.cli import Switch, ZooCommand, as_key_values, overrides_argument, worker_options
 from zoo.errors import ConfigError
+from zoo.quiet import progress_to_console, quiet
 from zoo.sweeps.runner import run_sweep
 from zoo.sweeps.spec import available_sweeps, load_sweep_config, parse_sweep_spec
 
@@ -26,9 +27,12 @@ from zoo.sweeps.spec import available_sweeps, load_sweep_config, parse_sweep_spe
 @click.option("--workers", type=int, help="Worker processes on this machine (the spec's unless given).")
 @click.option("--study-name", help="Optuna study to create or resume (the spec's unless given).")
 @click.option("--storage", metavar="URL", help="Optuna storage (default ZOO_OPTUNA_STORAGE or optuna.db).")
+@click.option("--verbose", type=Switch(), default="false",
+              help="Show the libraries' info lines (Lightning, MLflow) that are hidden by default.")
 @worker_options
 @overrides_argument
-def main(overrides: tuple[str, ...], role: str, worker_index: int | None, **options: str | int | None) -> int:
+def main(overrides: tuple[str, ...], role: str, worker_index: int | None, verbose: bool,
+         **options: str | int | None) -> int:
     """Run, or resume, the Optuna sweep SWEEP.
 
     KEY=VALUE arguments that are not options replace the spec's values, dotted for nested ones
@@ -46,6 +50,9 @@ def main(overrides: tuple[str, ...], role: str, worker_index: int | None, **opti
     # a worker started by hand on another machine gets a seed offset of its own
     if worker_index is None:
         worker_index = os.getpid() % 997 + 1 if role == "worker" else 0
+    quiet(verbose)
+    progress_to_console("  " if role == "launcher" else f"  [worker {worker_index}] ")  # trials' epoch lines
+    launcher_argv += ["verbose=true"] if verbose else []  # what spawned workers re-run
     spec = parse_sweep_spec(options["sweep"], load_sweep_config(options["sweep"], values))
     outcome = run_sweep(spec, launcher_argv, role=role, worker_index=worker_index)
     return 1 if outcome.stopped_by_failures or outcome.worker_errors else 0

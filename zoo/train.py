@@ -15,6 +15,7 @@ from omegaconf import DictConfig, open_dict
 from zoo.cli import fail, friendly_errors
 from zoo.errors import ZooError
 from zoo.paths import CONF_DIR, ensure_folder
+from zoo.quiet import quiet
 from zoo.training.pipeline import run_training
 from zoo.training.summary import format_summary
 
@@ -24,6 +25,7 @@ from zoo.training.summary import format_summary
 def train(cfg: DictConfig) -> float | None:
     with open_dict(cfg):  # one folder for Hydra's logs and the run's checkpoints
         cfg.paths.output_dir = HydraConfig.get().runtime.output_dir
+    quiet(bool(cfg.get("verbose", False)))
     result = run_training(cfg)
     print(format_summary(result))
     return result.best_value

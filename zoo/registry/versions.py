@@ -14,7 +14,7 @@ import torch
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
-from mlflow.types import ColSpec, Schema
+from mlflow.types import ColSpec, DataType, Schema
 from mlflow.types.schema import AnyType
 
 from zoo.errors import ZooError
@@ -72,10 +72,14 @@ def _signature(example: pd.DataFrame, output: pd.DataFrame, params: dict | None)
     MLflow feeds the model the *first* column of any frame, so `id, text` would classify
     the ids. Its type is `Any`, not string: MLflow casts a string column's values with str() before
     the model sees them (null -> "None", 3 -> "3"), so the pyfunc's own check refuses non-text (HTTP 400).
-    Outputs and params as inferred from the example."""
-    inferred = infer_signature(example, output, params=params)
-    return ModelSignature(inputs=Schema([ColSpec(AnyType(), "text")]), outputs=inferred.outputs,
-                          params=inferred.params)
+    Outputs and params as inferred from the example, but integer outputs (a class id) declared
+    `long` here: MLflow's inference warns that integer columns cannot hold missing inputs."""
+    ints = {c: ColSpec(DataType.long, c) for c in output.columns if pd.api.types.is_integer_dtype(output[c])}
+    rest = output.drop(columns=list(ints))
+    inferred = infer_signature(example, rest if len(rest.columns) else None, params=params)
+    found = inferred.outputs.input_dict() if inferred.outputs is not None else {}
+    outputs = Schema([ints.get(c) or found[c] for c in output.columns])
+    return ModelSignature(inputs=Schema([ColSpec(AnyType(), "text")]), outputs=outputs, params=inferred.params)
 
 
 def _tags(run: mlflow.entities.Run, bundle: dict, sweep_run_id: str | None) -> dict[str, str]:
@@ -186,9 +190,42 @@ def register_bundle(client: mlflow.MlflowClient, run: mlflow.entities.Run, bundl
     description = (f"{kind}{tags['variant']} depth {tags['depth']} width {tags['width']}, "
                    f"{int(tags['params']):,} parameters; {metrics}; run {run_id}")
     client.update_model_version(name, registered.version, description=description)
+    describe_model(client, name, run, bundle["task"], list(output.columns), params)
     if alias:
         client.set_registered_model_alias(name, alias, registered.version)
     return Registered(name, str(registered.version), created=True)
+
+
+def model_description(name: str, run: mlflow.entities.Run, task_kind: str, outputs: list[str],
+                      params: dict | None) -> str:
+    """What a registered model is and how to call it, for the registry page."""
+    p = run.data.params
+    command = (f'python -m zoo.generate model=models:/{name}@champion prompt="ROMEO:"' if "generated" in outputs
+               else f'python -m zoo.predict model=models:/{name}@champion text="..."')
+    options = f" Inference params: {', '.join(f'`{k}` (default {v})' for k, v in params.items())}." if params else ""
+    return (f"LSTM text models of lstm-zoo for task `{p.get('task.name')}` ({task_kind}) on the "
+            f"`{p.get('data.name')}` dataset. Input: a DataFrame with a `text` column, one string per row; "
+            f"output columns: {', '.join(f'`{c}`' for c in outputs)}.{options}\n\n"
+            f"Call it from Python with `mlflow.pyfunc.load_model(\"models:/{name}@champion\")"
+            f".predict(pd.DataFrame({{\"text\": [...]}}))`, from the shell with `{command}`, or over REST with "
+            f"`mlflow models serve -m models:/{name}@champion` (`make serve`).\n\n"
+            "Aliases: `champion` moves only through the promotion gate (a better test metric, on seed means "
+            "when there are seeds); `challenger` is the newest candidate. Each version's tags give its "
+            "architecture, test metrics, training run, git commit and data SHA-256.")
+
+
+def describe_model(client: mlflow.MlflowClient, name: str, run: mlflow.entities.Run, task_kind: str,
+                   outputs: list[str], params: dict | None) -> None:
+    """Tag the registered model with its task, dataset and task kind, and describe it when it
+    has no description yet (one written by hand is kept)."""
+    tags = {"task": run.data.params.get("task.name", ""), "dataset": run.data.params.get("data.name", ""),
+            "task_kind": task_kind, "input": "text"}
+    model = client.get_registered_model(name)
+    for key, value in tags.items():
+        if model.tags.get(key) != value:
+            client.set_registered_model_tag(name, key, value)
+    if not model.description:
+        client.update_registered_model(name, description=model_description(name, run, task_kind, outputs, params))
 
 
 def describe_available(client: mlflow.MlflowClient, name: str | None = None) -> str:

@@ -41,6 +41,11 @@ def one_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {text[0] if text else ''}"[:500]
 
 
+def trial_run_name(study_name: str, number: int, suffix: str = "") -> str:
+    """`t007-<study>`: the trial number first, so the MLflow UI's cut-off name column shows it."""
+    return f"t{number:03d}-{study_name}{suffix}"
+
+
 class TrialObjective:
     """The callable Optuna optimises; returns the objective value(s) of a trained trial."""
 
@@ -120,7 +125,7 @@ class TrialObjective:
     def _child_run(self, number: int, suffix: str = "", tags: dict[str, str] | None = None) -> str:
         """A run nested under the sweep's parent run, for trial `number`."""
         return create_child_run(
-            self.client, self.experiment_id, self.parent_run_id, f"{self.spec.study_name}-trial-{number}{suffix}",
+            self.client, self.experiment_id, self.parent_run_id, trial_run_name(self.spec.study_name, number, suffix),
             {"optuna.study_name": self.spec.study_name, "optuna.trial_number": str(number),
              "zoo.sweep": self.spec.name, **(tags or {})})
 

@@ -26,8 +26,8 @@ from optuna.trial import TrialState
 from zoo.config import compose_config
 from zoo.errors import ConfigError, ZooError
 from zoo.stats import Summary, metric_summaries, summary_metrics
-from zoo.sweeps.study import PARENT_ATTR, fail_dead_local_trials, reopen_parent_run, worker_id
-from zoo.tracking import ensure_experiment
+from zoo.sweeps.study import PARENT_ATTR, fail_dead_local_trials, name_metrics, reopen_parent_run, worker_id
+from zoo.tracking import experiment_for
 from zoo.tracking.store import create_child_run
 from zoo.training.builders import check_config
 from zoo.training.pipeline import run_training
@@ -85,6 +85,17 @@ def point_label(point: dict[str, int]) -> str:
     return f"seed{point['seed']}" + (f"-fold{point['fold']}" if "fold" in point else "")
 
 
+def replicate_run_name(arm: Arm, point: dict[str, int]) -> str:
+    """A seed's child run: `s0-<arm>` (`s0-f1-<arm>` for a fold), or `t007-s0-<study>` when the
+    arm confirms trial 7: what tells siblings apart comes first, where the MLflow UI's cut-off
+    name column still shows it."""
+    seed = f"s{point['seed']}" + (f"-f{point['fold']}" if "fold" in point else "")
+    trial = str(arm.tags.get("zoo.confirms_trial", ""))
+    if trial.isdigit():
+        return f"t{int(trial):03d}-{seed}-{arm.name.removesuffix(f'-trial{trial}')}"
+    return f"{seed}-{arm.name}"
+
+
 @dataclass
 class RunRecord:
     point: dict[str, int]
@@ -138,7 +149,7 @@ class ReplicateObjective:
                 "zoo.benchmark": self.arm.name, **({"zoo.recipe": self.arm.recipe} if self.arm.recipe else {}),
                 **({"zoo.cv_fold": str(point["fold"])} if "fold" in point else {}), **self.arm.tags}
         run_id = create_child_run(self.client, self.experiment_id, self.parent_run_id,
-                                  f"{self.arm.name}-{point_label(point)}", tags)
+                                  replicate_run_name(self.arm, point), tags)
         trial.set_user_attr("mlflow_run_id", run_id)
         start = time.perf_counter()
         try:
@@ -283,8 +294,10 @@ def prepare(arm: Arm, storage: optuna.storages.BaseStorage, role: str = "launche
     cfg = arm.compose()
     tracking_uri = cfg.logger.tracking_uri
     client = mlflow.MlflowClient(tracking_uri)
-    experiment_id = ensure_experiment(tracking_uri, cfg.logger.experiment_name, cfg.logger.artifact_root)
+    experiment_id = experiment_for(cfg)
     study = open_arm_study(arm, storage, "maximize" if cfg.task.monitor_mode == "max" else "minimize")
+    if role == "launcher":
+        name_metrics(study, [f"best {cfg.task.monitor}"])
     for trial in fail_dead_local_trials(study):
         print(f"[{arm.name}] {point_label(trial.params or {'seed': -1})}: its worker "
               f"{trial.user_attrs.get('worker')} died; it runs again", flush=True)

@@ -20,6 +20,10 @@ from zoo.sweeps.spec import SweepSpec  # noqa: E402
 from zoo.sweeps.study import counts  # noqa: E402
 
 DEPTH, WIDTH = "model.num_layers", "model.hidden_size"
+# parameter importances and contours are fitted to the complete trials: below this many they
+# read noise as structure (3 trials gave "dropout 0.73" and a contour interpolated from 3 points)
+MIN_TRIALS_FOR_FITTED_PLOTS = 8
+FITTED_PLOTS = ("param_importances", "depth_width_contour")
 
 
 def _value_text(trial: optuna.trial.FrozenTrial) -> str:
@@ -78,9 +82,16 @@ def _figures(study: optuna.Study, spec: SweepSpec) -> dict[str, tuple[Any, Any]]
 
 
 def _save_plots(study: optuna.Study, spec: SweepSpec, folder: Path) -> list[str]:
-    """Write every plot the study can draw; return notes on the ones it cannot (yet)."""
+    """Write every plot the study can draw; return notes on the ones it cannot (yet) or
+    should not: importances and contours wait for MIN_TRIALS_FOR_FITTED_PLOTS complete trials."""
     notes, html_parts = [], []
+    complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     for name, (plotly_fig, mpl_fig) in _figures(study, spec).items():
+        if name in FITTED_PLOTS and complete < MIN_TRIALS_FOR_FITTED_PLOTS:
+            notes.append(f"{name}: left out: only {complete} complete trial{'s' * (complete != 1)}, and a fit "
+                         f"to fewer than {MIN_TRIALS_FOR_FITTED_PLOTS} shows noise as structure; it is drawn "
+                         "once the study has that many (rerun with a larger n_trials)")
+            continue
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

@@ -115,11 +115,21 @@ def load_study(spec: SweepSpec, storage: optuna.storages.BaseStorage, offset: in
             f"study {spec.study_name!r} was run with another recipe, search space or objectives, so its "
             f"trials cannot be compared with this spec's; set study_name=<new name> (or delete the study)"
         )
+    name_metrics(study, [o.metric for o in spec.objectives])
     if existing == 0 and offset == 0:  # a new study starts from the spec's known-good points
         for params in spec.enqueue:
             study.enqueue_trial(params, skip_if_exists=True)
     study.sampler = make_sampler(spec, offset + existing)
     return study
+
+
+def name_metrics(study: optuna.Study, names: list[str]) -> None:
+    """Name the objective values (`val/acc` rather than "Objective 0" in optuna-dashboard and
+    the plots); written once, read back from the storage afterwards."""
+    if study.metric_names != names:
+        with warnings.catch_warnings():  # still "experimental" in Optuna 5.0
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(names)
 
 
 def existing_study(spec: SweepSpec, storage: optuna.storages.BaseStorage, url: str, advice: str) -> optuna.Study:

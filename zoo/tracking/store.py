@@ -6,7 +6,9 @@ from pathlib import Path
 
 import mlflow
 from lightning.pytorch.loggers import MLFlowLogger
-from mlflow.entities import RunTag
+from mlflow.entities import Experiment, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE
 from omegaconf import DictConfig
 
 from zoo.secrets import masked_values, quiet_run_links
@@ -15,31 +17,76 @@ from zoo.secrets import masked_values, quiet_run_links
 CHECKPOINT_ARTIFACT = "checkpoints/best.ckpt"
 # set to "true" on a run whose training `trainer.max_time` cut short
 TRUNCATED_TAG = "zoo.truncated"
+# MLflow 3's UI reads this experiment tag to choose its layout: "custom_model_development" (the
+# UI's ExperimentKind.CUSTOM_MODEL_DEVELOPMENT; the Python package has no constant for it) opens
+# on the training runs table, "genai_development" on the Traces overview
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
 
 
 def is_embedded(tracking_uri: str) -> bool:
     return tracking_uri.startswith(("sqlite:", "file:")) or "://" not in tracking_uri
 
 
-def ensure_experiment(tracking_uri: str, name: str, artifact_root: str | None) -> str:
+def experiment_description(cfg: DictConfig) -> str:
+    """What an experiment `<dataset>-<task>` holds, for the MLflow UI's description box."""
+    data, task = cfg.data, cfg.task
+    return (f"lstm-zoo training runs of task `{task.name}` ({task.get('kind', '?')}) on the `{data.name}` dataset "
+            f"({data.get('kind', '?')}, {data.get('source', '?')} source). Each run trains one LSTM recipe "
+            f"and logs its curves, `val/best` (the best value of its monitored metric, "
+            f"`{task.monitor}` by default), test metrics, dataset inputs and "
+            "checkpoint; sweeps are `sweep-*` parent runs with one `tNNN-*` child run per Optuna trial, "
+            "benchmarks are `benchmark-*` parent runs with one `sN-*` child run per seed.")
+
+
+def _ui_tags(client: mlflow.MlflowClient, experiment: Experiment, description: str | None) -> None:
+    """Give an experiment the kind tag and a description when it lacks them (once: an
+    experiment created before, or by another tool, keeps a kind and a description someone chose)."""
+    kind = experiment.tags.get(EXPERIMENT_KIND_TAG) or ""
+    if not kind or kind.endswith("_inferred") or kind == "no_inferred_type":  # a guess, not someone's choice
+        client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+    if description and not experiment.tags.get(MLFLOW_RUN_NOTE):
+        client.set_experiment_tag(experiment.experiment_id, MLFLOW_RUN_NOTE, description)
+
+
+def ensure_experiment(tracking_uri: str, name: str, artifact_root: str | None, description: str | None = None) -> str:
     """Experiment id for `name`, creating it with artifacts under `artifact_root` when the
-    store is embedded (a tracking server chooses its own artifact location)."""
+    store is embedded (a tracking server chooses its own artifact location). It carries
+    MLflow's model-training kind tag, so the MLflow 3 UI opens it on its runs table rather
+    than the GenAI traces overview, and `description`; an existing experiment without
+    them gets them here."""
     quiet_run_links(tracking_uri)
     client = mlflow.MlflowClient(tracking_uri)
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
+        _ui_tags(client, experiment, description)
         return experiment.experiment_id
     location = None
     if artifact_root and is_embedded(tracking_uri):
         location = (Path(artifact_root) / name).resolve().as_uri()
-    return client.create_experiment(name, artifact_location=location)
+    tags = {EXPERIMENT_KIND_TAG: EXPERIMENT_KIND, **({MLFLOW_RUN_NOTE: description} if description else {})}
+    try:
+        return client.create_experiment(name, artifact_location=location, tags=tags)
+    except MlflowException:  # another worker created it a moment ago
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            raise
+        _ui_tags(client, experiment, description)
+        return experiment.experiment_id
+
+
+def experiment_for(cfg: DictConfig) -> str:
+    """The id of the experiment a composed config logs to, created or tagged as above."""
+    log_cfg = cfg.logger
+    return ensure_experiment(log_cfg.tracking_uri, log_cfg.experiment_name, log_cfg.artifact_root,
+                             experiment_description(cfg))
 
 
 def create_logger(cfg: DictConfig, run_name: str, tags: dict[str, str], run_id: str | None = None) -> MLFlowLogger:
     """A Lightning MLFlowLogger on the configured store; a new run starts on first use,
     or the logger writes into the existing run `run_id`."""
     log_cfg = cfg.logger
-    ensure_experiment(log_cfg.tracking_uri, log_cfg.experiment_name, log_cfg.artifact_root)
+    experiment_for(cfg)
     all_tags = masked_values({**tags, **{k: str(v) for k, v in (log_cfg.tags or {}).items()}})
     logger = MLFlowLogger(
         experiment_name=log_cfg.experiment_name,

@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from zoo import interrupts
 from zoo.config import flatten
 from zoo.secrets import mask, masked_values
-from zoo.tracking import CHECKPOINT_ARTIFACT, TRUNCATED_TAG, close_orphaned_runs, create_logger, run_tags
+from zoo.tracking import CHECKPOINT_ARTIFACT, TRUNCATED_TAG, close_orphaned_runs, create_logger, log_datasets, run_tags
 from zoo.training.builders import (
     build_callbacks,
     build_datamodule,
@@ -95,6 +95,8 @@ def run_training(
     output_dir = Path(cfg.paths.output_dir)
     try:
         _log_run_inputs(logger, cfg, module.num_parameters(), datamodule.split_sizes())
+        log_datasets(logger.experiment, logger.run_id, datamodule.spec, fingerprints, datamodule.split_sizes(),
+                     test=bool(cfg.get("test", True)))
         trainer.fit(module, datamodule=datamodule)
         truncated = cut_by_time(trainer)
         if truncated:
