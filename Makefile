@@ -35,7 +35,7 @@ FOLDS ?=
 VERSION ?= challenger
 SERVE_PORT ?= 5001
 
-.PHONY: help install test test-slow lint data train sweep study benchmark register promote serve zoo reproduce bench ui clean
+.PHONY: help install test test-slow lint data train sweep study benchmark register promote serve zoo reproduce bench ui services services-stop clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -96,6 +96,12 @@ bench: data ## throughput: zoo step vs plain PyTorch loop, bucketing+packing vs 
 
 ui: ## MLflow UI on http://$(HOST):$(PORT) over the embedded store (or $MLFLOW_TRACKING_URI)
 	$(VENV)/bin/mlflow ui --host $(HOST) --port $(PORT) --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}"
+
+services: ## team deployment: MLflow server on PostgreSQL + shared artifact root, Optuna DB; prints the exports (scripts/services.sh)
+	ZOO_PYTHON=$(abspath $(PY)) bash scripts/services.sh start
+
+services-stop: ## stop the MLflow server that `make services` started (databases and artifacts are kept)
+	ZOO_PYTHON=$(abspath $(PY)) bash scripts/services.sh stop
 
 clean: ## remove caches and run outputs (keeps mlflow.db, optuna.db and data/)
 	rm -rf .pytest_cache .ruff_cache logs outputs multirun lightning_logs .cache

@@ -132,25 +132,35 @@ class GatedLSTM(nn.Module):
         s = self.switches
         h, c = carried[0], carried[1]
         z = self.recurrent(layer, projected, h)
+        if s.full_recurrence:  # R a_{t-1} added to the gate blocks in one more addmm
+            z = torch.addmm(z, carried[2], self._gate_recurrence(layer).t())
         pre = dict(zip(s.blocks, z.chunk(len(s.blocks), dim=1), strict=True))
-        if s.full_recurrence:
-            recurrent = functional.linear(carried[2], self._param("weight_gg", layer))
-            for name, part in zip(s.sigmoid_gates, recurrent.chunk(len(s.sigmoid_gates), dim=1), strict=True):
-                pre[name] = pre[name] + part
         peep = dict(zip(s.sigmoid_gates, self._param("peephole", layer), strict=True)) if s.peepholes else {}
-        f = torch.sigmoid(pre["f"] + peep["f"] * c if "f" in peep else pre["f"]) if s.forget_gate else 1.0
+
+        def gate(name: str, cell: Tensor) -> Tensor:
+            """σ(pre-activation [+ p * cell]), the peephole term fused into one addcmul."""
+            return torch.sigmoid(torch.addcmul(pre[name], peep[name], cell) if name in peep else pre[name])
+
+        f = gate("f", c) if s.forget_gate else 1.0
         i: Tensor | float = 1.0
         if s.coupled:
             i = 1.0 - f
         elif s.input_gate:
-            i = torch.sigmoid(pre["i"] + peep["i"] * c if "i" in peep else pre["i"])
+            i = gate("i", c)
         g = torch.tanh(pre["g"]) if s.input_activation else pre["g"]
         c = f * c + i * g
-        o = torch.sigmoid(pre["o"] + peep["o"] * c if "o" in peep else pre["o"]) if s.output_gate else 1.0
+        o = gate("o", c) if s.output_gate else 1.0
         h = o * (torch.tanh(c) if s.output_activation else c)
         used = {"i": i, "f": f, "o": o}
         a = torch.cat([used[name] for name in s.sigmoid_gates], dim=1) if s.full_recurrence else None
         return Step(i=i, f=f, g=g, o=o, c=c, h=h, a=a)
+
+    def _gate_recurrence(self, layer: int) -> Tensor:
+        """R laid out over all pre-activation blocks (zero rows for g), so R a adds in one addmm."""
+        s, rows = self.switches, self._param("weight_gg", layer).chunk(len(self.switches.sigmoid_gates), dim=0)
+        by_gate = dict(zip(s.sigmoid_gates, rows, strict=True))
+        zeros = rows[0].new_zeros(self.hidden_size, rows[0].shape[1])
+        return torch.cat([by_gate.get(name, zeros) for name in s.blocks])
 
     def forward(self, x: Tensor, state: tuple[Tensor, ...] | None = None,
                 lengths: Tensor | None = None) -> tuple[Tensor, tuple[Tensor, ...]]:

@@ -30,7 +30,7 @@ def block_norm(z: Tensor, gain: Tensor, shift: Tensor) -> Tensor:
     """LN of each H-wide block of `z` (..., blocks * H), gain and shift (blocks, H)."""
     blocks = z.unflatten(-1, gain.shape)
     normed = functional.layer_norm(blocks, blocks.shape[-1:], eps=EPS)
-    return (normed * gain + shift).flatten(-2)
+    return torch.addcmul(shift, normed, gain).flatten(-2)  # shift + normed * gain in one op
 
 
 class LayerNormLSTM(GatedLSTM):
@@ -54,15 +54,19 @@ class LayerNormLSTM(GatedLSTM):
         return block_norm(z, self._param(f"{name}_gain", layer), self._param(f"{name}_shift", layer))
 
     def project(self, layer: int, x: Tensor) -> Tensor:
-        """LN(W x) + b_ih for all steps at once."""
+        """LN(W x) + b_ih + b_hh for all steps at once (b is outside both norms, so it folds in here)."""
         z = functional.linear(x, self._param("weight_ih", layer))
-        return self._norm("ln_ih", layer, z) + self._param("bias_ih", layer)
+        return self._norm("ln_ih", layer, z) + (self._param("bias_ih", layer) + self._param("bias_hh", layer))
 
     def step(self, layer: int, projected: Tensor, carried: Carried) -> Step:
         h, c = carried[0], carried[1]
-        recurrent = self._norm("ln_hh", layer, functional.linear(h, self._param("weight_hh", layer)))
-        i, f, g, o = (projected + recurrent + self._param("bias_hh", layer)).chunk(4, dim=1)
-        i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+        recurrent = self._norm("ln_hh", layer, h.matmul(self._param("weight_hh", layer).t()))
+        z = projected + recurrent
+        gates = torch.sigmoid(z)  # i, f and o in one op (the g block of it is unused)
+        i, f, _, o = gates.chunk(4, dim=1)
+        g = torch.tanh(z[:, 2 * self.hidden_size:3 * self.hidden_size])
         c = f * c + i * g
-        h = o * torch.tanh(self._norm("ln_c", layer, c))
+        normed_c = functional.layer_norm(c, c.shape[-1:], self._param("ln_c_gain", layer)[0],
+                                         self._param("ln_c_shift", layer)[0], eps=EPS)
+        h = o * torch.tanh(normed_c)
         return Step(i=i, f=f, g=g, o=o, c=c, h=h, a=None)

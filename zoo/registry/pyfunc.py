@@ -1,6 +1,7 @@
 """The MLflow pyfunc of a zoo model: raw text in, what the bundle's task kind predicts out
-(labels with probabilities for classifiers, generated text for language models). Loading
-needs the installed `zoo` package only."""
+(labels with probabilities for classifiers, generated text for language models). A model
+logs the `zoo` package as its code (`code_paths`) and pins what that code imports, so it
+loads in an environment with only its `requirements.txt` installed."""
 
 from __future__ import annotations
 

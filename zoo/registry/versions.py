@@ -28,6 +28,13 @@ from zoo.tracking.store import CHECKPOINT_ARTIFACT as CHECKPOINT
 from zoo.tracking.store import TRUNCATED_TAG
 
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_code.py")
+ZOO_PACKAGE = Path(__file__).resolve().parents[1]  # logged as the model's code: it loads without zoo installed
+# The distributions the modules loading and serving a model import (the import closure of
+# zoo.registry.pyfunc: the task kinds bring Lightning, torchmetrics, `datasets` and scikit-learn
+# in with their LightningModules and data modules); tests/test_portable_model.py checks the list.
+RUNTIME_PACKAGES = ("torch", "lightning", "torchmetrics", "tokenizers", "datasets", "scikit-learn", "numpy",
+                    "pandas", "omegaconf", "mlflow")
+TORCH_INDEX = "https://download.pytorch.org/whl"
 CHAMPION = "champion"  # moved by `promote` (the gate) only, or by `force_champion` on purpose
 
 
@@ -106,10 +113,14 @@ def has_checkpoint(client: mlflow.MlflowClient, run_id: str) -> bool:
 
 
 def _requirements() -> list[str]:
-    """Pinned runtime packages. The `zoo` package itself is not on an index: serve with
-    `--env-manager local` from an environment that has it installed (`make install`)."""
-    pins = [f"{pkg}=={package_version(pkg)}" for pkg in ("mlflow", "tokenizers", "pandas")]
-    return [*pins, f"torch=={torch.__version__.split('+')[0]}"]
+    """Every distribution the logged code imports, pinned to this environment's versions (pip
+    brings their own dependencies), so the model loads where neither a checkout nor `zoo` is
+    installed: its code travels with it (`code_paths`). A local torch build (`2.13.0+cpu`) is
+    pinned without its label, with the PyTorch index that serves it."""
+    torch_version, _, build = torch.__version__.partition("+")
+    pins = [f"{pkg}=={package_version(pkg)}" for pkg in RUNTIME_PACKAGES if pkg != "torch"]
+    index = [f"--extra-index-url {TORCH_INDEX}/{build}"] if build else []
+    return [*index, f"torch=={torch_version}", *pins]
 
 
 def check_alias(alias: str | None) -> None:
@@ -177,7 +188,7 @@ def register_bundle(client: mlflow.MlflowClient, run: mlflow.entities.Run, bundl
                 info = mlflow.pyfunc.log_model(
                     name="model", python_model=str(PYFUNC_CODE), artifacts={"bundle": str(bundle_path)},
                     signature=_signature(example, output, params), input_example=example,
-                    pip_requirements=_requirements(),
+                    pip_requirements=_requirements(), code_paths=[str(ZOO_PACKAGE)],
                 )
         finally:  # reopening the run must not change its status or training time
             client.set_terminated(run_id, run.info.status, end_time=run.info.end_time)

@@ -1,0 +1,143 @@
+"""The team deployment of the README, for real: `scripts/services.sh` (what `make services` runs)
+starts an MLflow tracking server on PostgreSQL with a shared artifact root, and a 2-worker smoke
+sweep runs against it with its Optuna study on PostgreSQL too; the registered model then loads
+from the server, predicts, and is served over REST from the server's registry. Throwaway
+databases, dropped afterwards."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import optuna
+import pandas as pd
+import pytest
+import sqlalchemy
+from optuna.trial import TrialState
+from servers import free_port, running, server_absent
+
+from zoo.paths import PROJECT_ROOT
+from zoo.registry.loading import load_registered
+
+SCRIPT = PROJECT_ROOT / "scripts" / "services.sh"
+# tiny trials: the sweep's recipe replaced by a smoke one (debug=smoke is appended by the CLI)
+TINY = ["task=classification", "model.embedding_dim=8", "trainer.max_epochs=2", "trainer.limit_train_batches=3",
+        "trainer.limit_val_batches=2", "trainer.limit_test_batches=1", "trainer.enable_model_summary=false",
+        "callbacks.progress_bar.refresh_rate=0"]
+
+
+@pytest.fixture
+def pg_server() -> Iterator[str]:
+    """The local PostgreSQL server's URL (no database); the throwaway databases it gets are dropped."""
+    url = os.environ.get("ZOO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432").rstrip("/")
+    try:
+        engine = sqlalchemy.create_engine(f"{url}/postgres", isolation_level="AUTOCOMMIT",
+                                          connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+    except Exception as err:  # noqa: BLE001
+        server_absent(f"PostgreSQL not reachable at {url}: {str(err).splitlines()[0]}")
+    yield url
+    engine.dispose()
+
+
+@pytest.fixture
+def services(pg_server: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """`scripts/services.sh start` on a free port with throwaway databases; stopped and dropped after."""
+    suffix = uuid.uuid4().hex[:10]
+    names = {"ZOO_MLFLOW_DB": f"zoo_mlflow_{suffix}", "ZOO_OPTUNA_DB": f"zoo_optuna_{suffix}"}
+    env = {**os.environ, **names, "ZOO_PG_URL": pg_server, "ZOO_SERVICES_PORT": str(free_port()),
+           "ZOO_SERVICES_WORKERS": "1", "ZOO_ARTIFACT_ROOT": str(tmp_path / "artifacts"),
+           "ZOO_SERVICES_DIR": str(tmp_path / "services"), "ZOO_PYTHON": sys.executable}
+    try:
+        started = subprocess.run(["bash", str(SCRIPT), "start"], env=env, capture_output=True, text=True,
+                                 timeout=240)
+        assert started.returncode == 0, started.stdout[-2000:] + started.stderr[-2000:]
+        exports = dict(line.removeprefix("export ").split("=", 1) for line in started.stdout.splitlines()
+                       if line.startswith("export "))
+        assert set(exports) == {"MLFLOW_TRACKING_URI", "ZOO_OPTUNA_STORAGE"}
+        assert exports["ZOO_OPTUNA_STORAGE"] == f"{pg_server}/{names['ZOO_OPTUNA_DB']}"
+        yield {**exports, "artifact_root": env["ZOO_ARTIFACT_ROOT"]}
+    finally:
+        stopped = subprocess.run(["bash", str(SCRIPT), "stop"], env=env, capture_output=True, text=True, timeout=60)
+        engine = sqlalchemy.create_engine(f"{pg_server}/postgres", isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            for name in names.values():
+                conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+    assert stopped.returncode == 0 and "stopped the MLflow server" in stopped.stdout, stopped.stdout + stopped.stderr
+
+
+def test_two_workers_sweep_against_the_team_services(base_overrides, services) -> None:
+    uri, storage = services["MLFLOW_TRACKING_URI"], services["ZOO_OPTUNA_STORAGE"]
+    paths = [o for o in base_overrides if not o.startswith("logger.")]  # the server is the store
+    study_name = f"team-{uuid.uuid4().hex[:8]}"
+    command = [sys.executable, "-m", "zoo.sweep", "sweep=classification_trec", f"study_name={study_name}",
+               "n_trials=2", "workers=2", "debug=smoke", "register=true", "confirm=false", "pruner=none",
+               "recipe=[" + ",".join([*paths, *TINY]) + "]"]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "ZOO_OPTUNA_STORAGE": storage}  # as the README exports them
+    result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    study = optuna.load_study(study_name=study_name, storage=storage)  # the study is in PostgreSQL
+    trials = study.trials
+    assert 2 <= len(trials) <= 3 and all(t.state == TrialState.COMPLETE for t in trials)
+    assert len({t.user_attrs["worker"] for t in trials}) == 2  # both workers took a trial
+
+    client = mlflow.MlflowClient(uri)  # the runs are in the server
+    parent = client.get_run(study.user_attrs["mlflow_parent_run_id"])
+    assert parent.info.status == "FINISHED"
+    children = client.search_runs([parent.info.experiment_id],
+                                  f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
+    assert sorted(c.info.run_id for c in children) == sorted(t.user_attrs["mlflow_run_id"] for t in trials)
+    assert {c.info.status for c in children} == {"FINISHED"}
+    # artifacts went through the server (proxied) into the shared artifact root
+    assert parent.info.artifact_uri.startswith("mlflow-artifacts:")
+    root = Path(services["artifact_root"])
+    assert {p.name for p in root.rglob("*")} >= {"best.ckpt", "trials.csv", "bundle.pt"}
+
+    registered = parent.data.tags["sweep.registered"]  # models:/<name>/<version>
+    name = registered.split("/")[1]
+    aliases = set(client.get_registered_model(name).aliases)
+    assert aliases >= {"challenger", "champion"}  # the first version of a fresh registry is promoted
+    texts = ["what is the capital of france ?", "who wrote hamlet ?"]
+    model = load_registered(f"models:/{name}@champion", uri)
+    answer = model.predict(pd.DataFrame({"text": texts}))
+    assert list(answer.columns) == ["label", "label_name", "probabilities"] and len(answer) == 2
+
+    # served from the server's registry (the bundle downloaded through it), as `make serve` does
+    port = free_port()
+    serve = [str(Path(sys.executable).with_name("mlflow")), "models", "serve", "-m", f"models:/{name}@champion",
+             "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
+    serve_env = {"MLFLOW_TRACKING_URI": uri, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    with running(serve, f"http://127.0.0.1:{port}/ping", env=serve_env):
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations",
+                                         data=json.dumps({"inputs": {"text": texts}}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            served = json.loads(response.read())["predictions"]
+    assert [row["label"] for row in served] == answer["label"].tolist()
+
+
+def test_compose_file_has_the_scripts_variables_and_defaults() -> None:
+    """compose.yaml cannot run here (no Docker daemon): keep it in step with the tested script."""
+    pattern = re.compile(r"\$\{(ZOO_[A-Z_]+):-([^}$]*)\}")
+    script = dict(pattern.findall(SCRIPT.read_text()))
+    compose_text = (PROJECT_ROOT / "compose.yaml").read_text()
+    compose = dict(pattern.findall(compose_text))
+    shared = {"ZOO_MLFLOW_DB", "ZOO_OPTUNA_DB", "ZOO_SERVICES_HOST", "ZOO_SERVICES_PORT", "ZOO_SERVICES_WORKERS"}
+    assert {k: script[k] for k in shared} == {k: compose[k] for k in shared}
+    # the artifact root: mlartifacts-server/ in the checkout, for both
+    assert "${ZOO_ARTIFACT_ROOT:-$ROOT/mlartifacts-server}" in SCRIPT.read_text()
+    assert compose["ZOO_ARTIFACT_ROOT"] == "./mlartifacts-server"
+    version = re.search(r"ghcr.io/mlflow/mlflow:v([\d.]+)", compose_text)
+    assert version and version.group(1) == mlflow.__version__  # the image runs the mlflow we install
+    assert "MLFLOW_SERVER_ENABLE_JOB_EXECUTION" in compose_text and "--serve-artifacts" in compose_text
