@@ -86,3 +86,24 @@ def test_tiny_run_smoke(shared_data: Path, base_overrides: tuple[str, ...]) -> N
     assert set(r["figures"]) == set(FIGURES)
     assert all(r["figures"][n]["cpu_s_per_1k_tokens"]["median"] > 0 for n in FIGURES)
     assert "ratio zoo / plain" in format_results(r)
+
+
+def test_core_table_marks_slow_hand_written_cores_and_lstmp_gets_a_projection() -> None:
+    from zoo.training.core_speed import core_overrides, format_cores
+
+    assert core_overrides("lstmp", 128) == ["model=lstmp", "model.proj_size=64"]
+    assert core_overrides("fgr", 128) == ["model=fgr"]
+
+    def row(ratio: float, hand_written: bool) -> dict:
+        return {"model": "x", "hand_written": hand_written, "wall_tokens_per_s": 1000.0,
+                "cpu_tokens_per_s": {"median": 2000.0},
+                "ratio_to_lstm": {"median": ratio, "min": ratio, "max": ratio}}
+
+    r = {"cores": {"lstm": row(1.0, False), "seed": row(0.9, True), "fgr": row(0.5, True)}, "tokens": 10,
+         "batches": 2, "batch_size": 4, "repeats": 1, "threads": 1, "target": 0.7}
+    text = format_cores(r)
+    assert text.index("seed") < text.index("fgr")  # fastest first
+    assert "fgr" in text.splitlines()[-2] and "BELOW 0.7" in text.splitlines()[-2]
+    assert text.splitlines()[-1].endswith("below 0.7x nn.LSTM: fgr")
+    r["cores"].pop("fgr")
+    assert format_cores(r).splitlines()[-1].endswith("every hand-written core >= 0.7x nn.LSTM")

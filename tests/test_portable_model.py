@@ -68,24 +68,6 @@ def test_requirements_name_every_distribution_the_model_code_imports() -> None:
     assert all("==" in r and "+" not in r for r in pinned)
 
 
-def test_a_registered_model_logs_its_code_and_requirements(base_overrides, tmp_path) -> None:
-    import mlflow
-    from test_cores import SMALL, smoke_run
-
-    from zoo.registry.versions import RUNTIME_PACKAGES, register_run
-
-    run_id, tracking_uri = smoke_run("sentiment", base_overrides, tmp_path, *SMALL)
-    entry = register_run(run_id, tracking_uri)
-    mlflow.set_tracking_uri(tracking_uri)
-    local = Path(mlflow.artifacts.download_artifacts(f"models:/{entry.name}/{entry.version}",
-                                                     dst_path=str(tmp_path / "model")))
-    requirements = (local / "requirements.txt").read_text().splitlines()
-    assert {r.split("==")[0] for r in requirements if "==" in r} == set(RUNTIME_PACKAGES)
-    code = local / "code" / "zoo"
-    assert (code / "registry" / "pyfunc.py").is_file() and (code / "tasks" / "inference.py").is_file()
-    assert not list(code.rglob("__pycache__"))
-
-
 def _venv_python(venv: Path) -> Path:
     return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 

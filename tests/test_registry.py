@@ -225,3 +225,17 @@ def test_reproduce_refuses_when_the_data_changed(registered, tracking_uri, mlflo
         mlflow_client.set_tag(run_id, "data.sha256.dev.tsv",
                               mlflow_client.get_model_version(registered.name, registered.version).tags[
                                   "data.sha256.dev.tsv"])
+
+
+def test_a_registered_model_logs_its_code_and_requirements(registered, tracking_uri, tmp_path: Path) -> None:
+    """Portable: the zoo code travels with the model (`code_paths`), and its requirements pin
+    every distribution that code imports (tests/test_portable_model.py loads it in a fresh venv)."""
+    from zoo.registry.versions import RUNTIME_PACKAGES
+
+    local = Path(mlflow.artifacts.download_artifacts(f"models:/{registered.name}/{registered.version}",
+                                                     dst_path=str(tmp_path / "model"), tracking_uri=tracking_uri))
+    requirements = (local / "requirements.txt").read_text().splitlines()
+    assert {r.split("==")[0] for r in requirements if "==" in r} == set(RUNTIME_PACKAGES)
+    code = local / "code" / "zoo"
+    assert (code / "registry" / "pyfunc.py").is_file() and (code / "tasks" / "inference.py").is_file()
+    assert not list(code.rglob("__pycache__"))
