@@ -72,6 +72,7 @@ def test_promotion_goes_to_the_better_test_metric(sentiment_runs, registered, tr
     assert "already the champion" in promote("sst2-sentiment", better, tracking_uri)
 
 
+@pytest.mark.slow  # make test-slow; `make test` keeps to its 10 minutes
 def test_promote_and_register_commands(sentiment_runs, registered, tracking_uri) -> None:
     def cli(module: str, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", module, *args, f"tracking_uri={tracking_uri}"],
@@ -185,6 +186,7 @@ def test_language_model_generates_with_params(base_overrides, tracking_uri) -> N
         model.predict(prompt, params={**params, "top_k": -1})
 
 
+@pytest.mark.slow  # make test-slow; `make test` keeps to its 10 minutes
 def test_predict_cli_writes_json_lines(registered, tracking_uri) -> None:
     command = [sys.executable, "-m", "zoo.predict", f"model=models:/{registered.name}/{registered.version}",
                f"tracking_uri={tracking_uri}"]

@@ -68,6 +68,7 @@ def _everything_logged(client: mlflow.MlflowClient, folder: Path) -> Iterator[tu
                 yield f"{run_id} artifact {file.relative_to(local)}", file.read_bytes().decode("latin-1")
 
 
+@pytest.mark.slow  # make test-slow; `make test` keeps to its 10 minutes
 def test_no_credential_reaches_mlflow_or_the_screen(base_overrides, databases, tmp_path: Path) -> None:
     mlflow_db, optuna_db = databases
     port = free_port()

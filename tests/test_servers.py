@@ -24,6 +24,7 @@ MLFLOW = str(Path(sys.executable).with_name("mlflow"))
 SMALL = ("debug=smoke", "model.hidden_size=16", "model.embedding_dim=8")
 
 
+@pytest.mark.slow  # make test-slow; `make test` keeps to its 10 minutes
 def test_train_register_and_load_through_a_tracking_server(base_overrides, tmp_path: Path) -> None:
     port = free_port()
     uri = f"http://127.0.0.1:{port}"

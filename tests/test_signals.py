@@ -69,7 +69,8 @@ def _training_run(uri: str) -> Callable[[], mlflow.entities.Run | None]:
     return find
 
 
-@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143),
+                                         pytest.param(signal.SIGINT, 130, marks=pytest.mark.slow)])
 def test_a_signal_stops_training_with_its_status_and_a_killed_run(base_overrides, tmp_path: Path, sig: int,
                                                                   code: int) -> None:
     uri, overrides = _store(base_overrides, tmp_path)
@@ -82,6 +83,7 @@ def test_a_signal_stops_training_with_its_status_and_a_killed_run(base_overrides
     assert mlflow.MlflowClient(uri).get_run(run.info.run_id).info.status == "KILLED"
 
 
+@pytest.mark.slow  # make test-slow; `make test` keeps to its 10 minutes
 def test_sigterm_fails_the_running_sweep_trial_at_once(base_overrides, tmp_path: Path) -> None:
     uri, overrides = _store(base_overrides, tmp_path)
     storage, study_name = f"sqlite:///{tmp_path}/optuna.db", f"term-{uuid.uuid4().hex[:8]}"

@@ -189,6 +189,7 @@ def test_multi_objective_sweep_logs_the_pareto_front(base_overrides, storage, ml
     assert Path(front).read_text().splitlines()[0].startswith("trial,val/acc,model/params")
 
 
+@pytest.mark.slow  # make test-slow; `make test` keeps to its 10 minutes
 def test_sigkill_mid_trial_then_rerun_finishes_the_budget(base_overrides, tmp_path: Path, tracking_uri) -> None:
     storage = f"sqlite:///{tmp_path}/optuna.db"
     study_name = f"killed-{uuid.uuid4().hex[:8]}"
@@ -244,6 +245,7 @@ def postgres_url() -> str:
     engine.dispose()
 
 
+@pytest.mark.slow  # make test-slow; `make test` keeps to its 10 minutes
 def test_two_workers_share_a_postgresql_study(base_overrides, postgres_url, tmp_path: Path) -> None:
     tracking = f"sqlite:///{tmp_path}/mlflow.db"
     study_name = f"pg-{uuid.uuid4().hex[:8]}"
