@@ -3,13 +3,16 @@ loopback port, wait until it answers, and stop it afterwards."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -54,3 +57,23 @@ def server_absent(reason: str) -> None:
     if os.environ.get("ZOO_REQUIRE_SERVERS") == "1":
         pytest.fail(reason + " (ZOO_REQUIRE_SERVERS=1: CI must run this test)")
     pytest.skip(reason)
+
+
+@contextmanager
+def serving(model_uri: str, tracking_uri: str) -> Iterator[str]:
+    """`mlflow models serve` of a registered model, as `make serve` runs it (this venv's
+    uvicorn, `--env-manager local`), on a free port; yields its base URL."""
+    port = free_port()
+    command = [str(Path(sys.executable).with_name("mlflow")), "models", "serve", "-m", model_uri,
+               "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
+    env = {"MLFLOW_TRACKING_URI": tracking_uri, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    with running(command, f"http://127.0.0.1:{port}/ping", env=env):
+        yield f"http://127.0.0.1:{port}"
+
+
+def invoke(url: str, payload: dict) -> list:
+    """The predictions a served model answers to one JSON request."""
+    request = urllib.request.Request(f"{url}/invocations", data=json.dumps(payload).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())["predictions"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import urllib.error
 import urllib.request
@@ -12,7 +11,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
-from servers import free_port, running
+from servers import free_port, running, serving
 
 from zoo.config import compose_config
 from zoo.predict import predict_records
@@ -49,24 +48,19 @@ def test_served_model_answers_like_zoo_predict(base_overrides, tracking_uri, tmp
     model_uri = f"models:/{entry.name}@serving"
     texts = ["a gripping film", "flat , dull and far too long"]
     expected = predict_records(load_registered(model_uri, tracking_uri), texts)
-    port = free_port()
-    command = [MLFLOW, "models", "serve", "-m", model_uri, "--env-manager", "local", "-h", "127.0.0.1",
-               "-p", str(port)]
-    env = {"MLFLOW_TRACKING_URI": tracking_uri,  # the scoring server is `uvicorn` from this venv
-           "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
-    with running(command, f"http://127.0.0.1:{port}/ping", env=env):
+    with serving(model_uri, tracking_uri) as url:
         with_ids = pd.DataFrame({"id": ["x", "y"], "text": texts})  # extra columns are ignored
         for payload in ({"dataframe_split": with_ids.to_dict(orient="split")},
                         {"dataframe_records": [{"text": t} for t in texts]},
                         {"inputs": {"text": texts}}):
-            request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations",
+            request = urllib.request.Request(f"{url}/invocations",
                                              data=json.dumps(payload).encode(),
                                              headers={"Content-Type": "application/json"})
             with urllib.request.urlopen(request, timeout=60) as response:
                 answer = json.loads(response.read())["predictions"]
             assert [{"text": t, **row} for t, row in zip(texts, answer, strict=True)] == expected
         empty = {"dataframe_split": {"columns": ["text"], "data": []}}
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=json.dumps(empty).encode(),
+        request = urllib.request.Request(f"{url}/invocations", data=json.dumps(empty).encode(),
                                          headers={"Content-Type": "application/json"})
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=60)

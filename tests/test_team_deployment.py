@@ -6,12 +6,10 @@ databases, dropped afterwards."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
 import sys
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +20,7 @@ import pandas as pd
 import pytest
 import sqlalchemy
 from optuna.trial import TrialState
-from servers import free_port, running, server_absent
+from servers import free_port, invoke, server_absent, serving
 
 from zoo.paths import PROJECT_ROOT
 from zoo.registry.loading import load_registered
@@ -114,16 +112,8 @@ def test_two_workers_sweep_against_the_team_services(base_overrides, services) -
     assert list(answer.columns) == ["label", "label_name", "probabilities"] and len(answer) == 2
 
     # served from the server's registry (the bundle downloaded through it), as `make serve` does
-    port = free_port()
-    serve = [str(Path(sys.executable).with_name("mlflow")), "models", "serve", "-m", f"models:/{name}@champion",
-             "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
-    serve_env = {"MLFLOW_TRACKING_URI": uri, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
-    with running(serve, f"http://127.0.0.1:{port}/ping", env=serve_env):
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations",
-                                         data=json.dumps({"inputs": {"text": texts}}).encode(),
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            served = json.loads(response.read())["predictions"]
+    with serving(f"models:/{name}@champion", uri) as url:
+        served = invoke(url, {"inputs": {"text": texts}})
     assert [row["label"] for row in served] == answer["label"].tolist()
 
 
