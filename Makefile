@@ -35,7 +35,7 @@ FOLDS ?=
 VERSION ?= challenger
 SERVE_PORT ?= 5001
 
-.PHONY: help install test test-slow lint data train sweep study benchmark register promote serve zoo reproduce bench ui services services-stop clean
+.PHONY: help install test test-slow ui-screenshots lint data train sweep study benchmark register promote serve zoo reproduce bench ui services services-stop clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,6 +53,9 @@ test: ## check the layer contract (import-linter) and run the fast offline test 
 
 test-slow: ## run the long end-to-end tests too (full recipes)
 	$(PY) -m pytest -q -m slow
+
+ui-screenshots: ## the MLflow UI check (headless Chromium), its screenshots written to docs/ui/
+	ZOO_UI_SCREENSHOTS=$(CURDIR)/docs/ui $(PY) -m pytest -q -p no:randomly tests/test_team_deployment.py -k mlflow_ui
 
 lint: ## ruff check and the layer contract
 	$(VENV)/bin/ruff check zoo tests
@@ -95,6 +98,7 @@ bench: data ## throughput: zoo step vs plain PyTorch loop, bucketing+packing vs 
 	$(PY) -m zoo.bench $(ARGS)
 
 ui: ## MLflow UI on http://$(HOST):$(PORT) over the embedded store (or $MLFLOW_TRACKING_URI)
+	@echo "MLflow 3 opens in its GenAI mode: flip the sidebar switch to 'Model training' once (the browser keeps it), or open the link a run's summary prints"
 	$(VENV)/bin/mlflow ui --host $(HOST) --port $(PORT) --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}"
 
 services: ## team deployment: MLflow server on PostgreSQL + shared artifact root, Optuna DB; prints the exports (scripts/services.sh)

@@ -107,3 +107,31 @@ def test_verbose_brings_the_library_lines_back(monkeypatch) -> None:
     finally:
         for name, level in levels.items():
             logging.getLogger(name).setLevel(level)
+
+
+def test_every_click_tool_is_quiet_by_default_and_takes_verbose(monkeypatch) -> None:
+    """`zoo.cli.ZooCommand` quiets every tool (benchmark, zoo, predict, serve, ...) and gives each
+    a `verbose=` option; a tool that reads `verbose` itself (zoo-sweep) still gets it."""
+    import click
+
+    from zoo.cli import ZooCommand
+    from zoo.quiet import ARTIFACT_BARS, NOISY
+    from zoo.sweep import main as sweep_main
+
+    monkeypatch.delenv(ARTIFACT_BARS, raising=False)
+    levels = {name: logging.getLogger(name).level for name in NOISY}
+    seen: list[int] = []
+
+    @click.command("probe", cls=ZooCommand)
+    def probe() -> int:
+        seen.append(logging.getLogger(NOISY[0]).getEffectiveLevel())
+        return 0
+
+    try:
+        assert probe.main(["verbose=true"]) == 0 and probe.main([]) == 0
+        assert seen == [logging.INFO, logging.WARNING]
+        assert any(p.name == "verbose" for p in sweep_main.params)
+        assert sum(p.name == "verbose" for p in sweep_main.params) == 1
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)

@@ -5,6 +5,7 @@ described registered model, named objective values, and no fitted plots on too f
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import mlflow
@@ -21,6 +22,8 @@ from zoo.sweeps.spec import parse_sweep_spec
 from zoo.sweeps.study import load_study
 from zoo.tracking.datasets import DIGEST_CHARS
 from zoo.tracking.store import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG, ensure_experiment
+from zoo.tracking.ui_view import VIEW_TAG, experiment_page, view_tag_value
+from zoo.training.summary import TrainResult, format_summary
 
 SMALL = ("debug=smoke", "model=gru", "model.hidden_size=16", "model.embedding_dim=8")
 SPEC = parse_sweep_spec("t", OmegaConf.create({
@@ -51,6 +54,23 @@ def test_the_experiment_opens_on_training_runs_and_says_what_it_holds(smoke) -> 
     tags = client.get_experiment(run.info.experiment_id).tags
     assert tags[EXPERIMENT_KIND_TAG] == EXPERIMENT_KIND == "custom_model_development"
     assert "`sentiment`" in tags[MLFLOW_RUN_NOTE] and "`sst2`" in tags[MLFLOW_RUN_NOTE]
+    view = json.loads(tags[VIEW_TAG])  # the saved-view envelope the UI's "Views" menu reads
+    assert view["name"] == "lstm-zoo: metrics" and isinstance(view["createdAt"], int)
+    columns = json.loads(view["state"])["selectedColumns"]
+    assert columns[:3] == ["metrics.`val/best`", "metrics.`val/acc`", "metrics.`test/acc`"]
+    assert "params.`model.variant`" in columns
+
+
+def test_the_printed_link_opens_the_training_mode_on_the_zoos_view() -> None:
+    link = experiment_page("http://user:secret@mlflow.team:5000/", "7")
+    assert link == ("http://user:secret@mlflow.team:5000/#/experiments/7/runs?workflowType=machine_learning"
+                    "&viewStateShareKey=lstm-zoo")
+    assert experiment_page("sqlite:////tmp/mlflow.db", "3").startswith("http://127.0.0.1:5000/#/experiments/3/runs?")
+    assert json.loads(json.loads(view_tag_value("val/loss"))["state"])["selectedColumns"][:3] == [
+        "metrics.`val/best`", "metrics.`val/loss`", "metrics.`test/loss`"]  # a language model's
+    summary = format_summary(TrainResult("r1", "trec-classification", "http://user:secret@mlflow.team:5000",
+                                         "val/acc", 0.9, experiment_id="7"))
+    assert "browse at       http://user:***@mlflow.team:5000/#/experiments/7/runs?" in summary  # masked
 
 
 def test_an_older_experiment_gets_the_kind_once_and_keeps_its_description(tmp_path: Path) -> None:
@@ -65,7 +85,12 @@ def test_an_older_experiment_gets_the_kind_once_and_keeps_its_description(tmp_pa
     assert client.get_experiment(bare).tags[MLFLOW_RUN_NOTE] == "new text"
     ensure_experiment(uri, "hand", None, "new text")
     assert client.get_experiment(other).tags == {MLFLOW_RUN_NOTE: "written by hand",
-                                                 EXPERIMENT_KIND_TAG: "genai_development"}
+                                                 EXPERIMENT_KIND_TAG: "genai_development"}  # no monitor: no view
+    client.set_experiment_tag(other, VIEW_TAG, "a view someone saved")
+    ensure_experiment(uri, "hand", None, "new text", "val/acc")
+    assert client.get_experiment(other).tags[VIEW_TAG] == "a view someone saved"
+    ensure_experiment(uri, "old", None, None, "val/acc")
+    assert VIEW_TAG in client.get_experiment(bare).tags
 
 
 def test_a_run_logs_its_splits_as_datasets_and_its_best_value(smoke) -> None:

@@ -13,6 +13,7 @@ import click
 
 from zoo import interrupts
 from zoo.errors import ZooError
+from zoo.quiet import quiet
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True, "max_content_width": 100}
 MODEL_URI = "models:/NAME@ALIAS|models:/NAME/VERSION"  # how the tools name a registered model
@@ -132,6 +133,11 @@ class ZooCommand(click.Command):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("context_settings", CONTEXT)
         super().__init__(*args, **kwargs)
+        # every tool is quiet by default; one whose callback does not take `verbose` gets it here
+        self.callback_takes_verbose = any(p.name == "verbose" for p in self.params)
+        if not self.callback_takes_verbose:
+            self.params.append(click.Option(["--verbose"], type=Switch(), default="false",
+                                            help="Show the libraries' info lines and download bars."))
         keys = sorted(options_by_key(self, hidden=False).items(), key=lambda item: "_" not in item[0])
         if self.epilog is None and keys:  # say so with one of this tool's own options
             key, param = keys[0]
@@ -159,6 +165,12 @@ class ZooCommand(click.Command):
             raise
         interrupts.exit_interrupted(STOPPED)
         return int(code or 0)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        quiet(bool(ctx.params.get("verbose", False)))
+        if not self.callback_takes_verbose:
+            ctx.params.pop("verbose", None)
+        return super().invoke(ctx)
 
 
 def as_key_values(options: Mapping[str, Any], overrides: Sequence[str] = ()) -> list[str]:

@@ -1,4 +1,5 @@
-"""Library noise off by default, our progress lines on: every entry point calls `quiet(verbose)`.
+"""Library noise off by default, our progress lines on: every tool calls `quiet(verbose)` (click tools
+through `zoo.cli.ZooCommand`, `zoo-train` from its config).
 
 Off unless `verbose=true`: Lightning's "Seed set to 0", "GPU available / TPU available" and
 "💡 Tip" lines (and its other rank-zero info: "Restoring states from the checkpoint", "`Trainer.fit`

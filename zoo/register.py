@@ -16,7 +16,6 @@ import click
 
 from zoo.cli import Switch, ZooCommand
 from zoo.errors import ZooError
-from zoo.quiet import quiet
 from zoo.registry.ensemble import register_ensemble
 from zoo.registry.loading import reading_store
 from zoo.registry.versions import CHAMPION, check_alias, force_champion, promote, register_run
@@ -31,9 +30,8 @@ from zoo.registry.versions import CHAMPION, check_alias, force_champion, promote
 @click.option("--force", type=Switch(), default="false",
               help="With alias=champion: make the version champion WITHOUT the promotion gate.")
 @click.option("--tracking-uri", metavar="URI", help="MLflow store (default: as zoo-train).")
-@click.option("--verbose", type=Switch(), default="false", help="Show MLflow's info lines and download bars.")
 def main(run_id: str | None, ensemble: str | None, alias: str, promote_: bool, force: bool,
-         tracking_uri: str | None, verbose: bool) -> int:
+         tracking_uri: str | None) -> int:
     """Register a run, or a benchmark's seeds as one ensemble, in the MLflow Model Registry.
 
     \b
@@ -41,7 +39,6 @@ def main(run_id: str | None, ensemble: str | None, alias: str, promote_: bool, f
     zoo-register ensemble=<benchmark parent run id> promote=false
     zoo-register run_id=<id> alias=champion force=true     # bypass the promotion gate, on purpose
     """
-    quiet(verbose)
     if (run_id is None) == (ensemble is None):
         raise ZooError("give run_id=<mlflow run id> to register one run, or ensemble=<benchmark parent run id> for "
                        "a seed ensemble (one of the two)")

@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 
 from zoo.cli import Switch, ZooCommand, as_key_values, overrides_argument, worker_options
 from zoo.errors import ConfigError
-from zoo.quiet import progress_to_console, quiet
+from zoo.quiet import progress_to_console
 from zoo.sweeps.runner import run_sweep
 from zoo.sweeps.spec import available_sweeps, load_sweep_config, parse_sweep_spec
 
@@ -50,7 +50,6 @@ def main(overrides: tuple[str, ...], role: str, worker_index: int | None, verbos
     # a worker started by hand on another machine gets a seed offset of its own
     if worker_index is None:
         worker_index = os.getpid() % 997 + 1 if role == "worker" else 0
-    quiet(verbose)
     progress_to_console("  " if role == "launcher" else f"  [worker {worker_index}] ")  # trials' epoch lines
     launcher_argv += ["verbose=true"] if verbose else []  # what spawned workers re-run
     spec = parse_sweep_spec(options["sweep"], load_sweep_config(options["sweep"], values))

@@ -12,14 +12,15 @@ from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE
 from omegaconf import DictConfig
 
 from zoo.secrets import masked_values, quiet_run_links
+from zoo.tracking.ui_view import VIEW_TAG, view_tag_value
 
 # where a run's best checkpoint lives among its artifacts: what registration builds a model from
 CHECKPOINT_ARTIFACT = "checkpoints/best.ckpt"
 # set to "true" on a run whose training `trainer.max_time` cut short
 TRUNCATED_TAG = "zoo.truncated"
-# MLflow 3's UI reads this experiment tag to choose its layout: "custom_model_development" (the
-# UI's ExperimentKind.CUSTOM_MODEL_DEVELOPMENT; the Python package has no constant for it) opens
-# on the training runs table, "genai_development" on the Traces overview
+# MLflow 3's experiment kind (the UI's ExperimentKind.CUSTOM_MODEL_DEVELOPMENT; the Python package
+# has no constant for it): the UI then never asks which kind an experiment is. Which page it opens
+# on is the UI's own "GenAI | Model training" switch: see zoo/tracking/ui_view.py
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"
 
@@ -39,39 +40,44 @@ def experiment_description(cfg: DictConfig) -> str:
             "benchmarks are `benchmark-*` parent runs with one `sN-*` child run per seed.")
 
 
-def _ui_tags(client: mlflow.MlflowClient, experiment: Experiment, description: str | None) -> None:
-    """Give an experiment the kind tag and a description when it lacks them (once: an
-    experiment created before, or by another tool, keeps a kind and a description someone chose)."""
+def _ui_tags(client: mlflow.MlflowClient, experiment: Experiment, description: str | None,
+             monitor: str | None) -> None:
+    """Give an experiment the kind tag, a description and the zoo's saved runs view when it lacks
+    them (once: an experiment created before, or by another tool, keeps what someone chose)."""
     kind = experiment.tags.get(EXPERIMENT_KIND_TAG) or ""
     if not kind or kind.endswith("_inferred") or kind == "no_inferred_type":  # a guess, not someone's choice
         client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
     if description and not experiment.tags.get(MLFLOW_RUN_NOTE):
         client.set_experiment_tag(experiment.experiment_id, MLFLOW_RUN_NOTE, description)
+    if monitor and VIEW_TAG not in experiment.tags:
+        client.set_experiment_tag(experiment.experiment_id, VIEW_TAG, view_tag_value(monitor))
 
 
-def ensure_experiment(tracking_uri: str, name: str, artifact_root: str | None, description: str | None = None) -> str:
+def ensure_experiment(tracking_uri: str, name: str, artifact_root: str | None, description: str | None = None,
+                      monitor: str | None = None) -> str:
     """Experiment id for `name`, creating it with artifacts under `artifact_root` when the
     store is embedded (a tracking server chooses its own artifact location). It carries
-    MLflow's model-training kind tag, so the MLflow 3 UI opens it on its runs table rather
-    than the GenAI traces overview, and `description`; an existing experiment without
-    them gets them here."""
+    MLflow's model-training kind tag, `description`, and a saved runs view with `monitor`'s
+    columns (`zoo.tracking.ui_view.experiment_page` links to it); an existing experiment
+    without them gets them here."""
     quiet_run_links(tracking_uri)
     client = mlflow.MlflowClient(tracking_uri)
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
-        _ui_tags(client, experiment, description)
+        _ui_tags(client, experiment, description, monitor)
         return experiment.experiment_id
     location = None
     if artifact_root and is_embedded(tracking_uri):
         location = (Path(artifact_root) / name).resolve().as_uri()
-    tags = {EXPERIMENT_KIND_TAG: EXPERIMENT_KIND, **({MLFLOW_RUN_NOTE: description} if description else {})}
+    tags = {EXPERIMENT_KIND_TAG: EXPERIMENT_KIND, **({MLFLOW_RUN_NOTE: description} if description else {}),
+            **({VIEW_TAG: view_tag_value(monitor)} if monitor else {})}
     try:
         return client.create_experiment(name, artifact_location=location, tags=tags)
     except MlflowException:  # another worker created it a moment ago
         experiment = client.get_experiment_by_name(name)
         if experiment is None:
             raise
-        _ui_tags(client, experiment, description)
+        _ui_tags(client, experiment, description, monitor)
         return experiment.experiment_id
 
 
@@ -79,7 +85,7 @@ def experiment_for(cfg: DictConfig) -> str:
     """The id of the experiment a composed config logs to, created or tagged as above."""
     log_cfg = cfg.logger
     return ensure_experiment(log_cfg.tracking_uri, log_cfg.experiment_name, log_cfg.artifact_root,
-                             experiment_description(cfg))
+                             experiment_description(cfg), cfg.task.monitor)
 
 
 def create_logger(cfg: DictConfig, run_name: str, tags: dict[str, str], run_id: str | None = None) -> MLFlowLogger:

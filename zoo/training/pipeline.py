@@ -122,6 +122,7 @@ def run_training(
     return TrainResult(
         run_id=logger.run_id,
         experiment_name=cfg.logger.experiment_name,
+        experiment_id=logger.experiment_id or "",
         tracking_uri=cfg.logger.tracking_uri,
         monitor=cfg.task.monitor,
         best_value=best_value,

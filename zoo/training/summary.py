@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from zoo.secrets import mask
+from zoo.tracking.ui_view import experiment_page
 
 
 @dataclass
@@ -22,6 +23,15 @@ class TrainResult:
     num_parameters: int = 0
     seconds: float = 0.0
     truncated: bool = False  # trainer.max_time ended training: not a fixed-budget result
+    experiment_id: str = ""
+
+
+def browse_lines(tracking_uri: str, experiment_id: str) -> list[str]:
+    """Where to see the run: the experiment's runs table, in the UI's training mode."""
+    link = mask(experiment_page(tracking_uri, experiment_id))
+    if tracking_uri.startswith(("http://", "https://")):
+        return [f" browse at       {link}"]
+    return [" browse with     make ui, then open", f"                 {link}"]
 
 
 def format_summary(result: TrainResult) -> str:
@@ -45,7 +55,7 @@ def format_summary(result: TrainResult) -> str:
     lines += [
         f" checkpoint      {result.best_checkpoint or '-'}",
         f" outputs         {result.output_dir}",
-        " browse with     make ui",
+        *browse_lines(result.tracking_uri, result.experiment_id),
         "=" * 64,
     ]
     return "\n".join(lines)
