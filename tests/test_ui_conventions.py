@@ -106,11 +106,66 @@ def test_a_run_logs_its_splits_as_datasets_and_its_best_value(smoke) -> None:
     assert "val/best" in run.data.metrics  # the monitored metric at the kept checkpoint
 
 
-def test_a_registered_model_is_described_and_tagged(smoke) -> None:
+RACE_ERRORS = [  # PostgreSQL's (through a server) and SQLite's words for it
+    'BAD_REQUEST: (psycopg.errors.UniqueViolation) duplicate key value violates unique constraint "dataset_pk"',
+    "(sqlite3.IntegrityError) UNIQUE constraint failed: datasets.experiment_id, datasets.name, datasets.digest"]
+
+
+@pytest.mark.parametrize("message", RACE_ERRORS)
+def test_splits_another_run_logged_meanwhile_are_linked_not_failed(tmp_path, monkeypatch, message: str) -> None:
+    """Parallel sweep workers' first trials log the same splits at once: the store's lookup
+    misses the other's datasets and the insert fails on their key (the team deployment's trial 0
+    failed so); logged again, the run links the datasets the other run stored. Other errors raise."""
+    from mlflow.data.http_dataset_source import HTTPDatasetSource
+    from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.entities import DatasetInput, InputTag
+    from mlflow.exceptions import MlflowException
+
+    from zoo.tracking import datasets
+
+    inputs = [DatasetInput(MetaDataset(HTTPDatasetSource("http://data/trec.csv"), name=f"trec-{split}",
+                                       digest="d" * DIGEST_CHARS)._to_mlflow_entity(),
+                           [InputTag("mlflow.data.context", split)]) for split in ("train", "validation", "test")]
+    monkeypatch.setattr(datasets, "split_datasets", lambda *args: inputs)
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = mlflow.MlflowClient(uri)
+    experiment = client.create_experiment("race")
+    other, mine = (client.create_run(experiment).info.run_id for _ in range(2))
+    calls = []
+
+    class LosesTheRace(mlflow.MlflowClient):
+        def log_inputs(self, run_id, datasets=None, models=None) -> None:
+            calls.append(run_id)
+            if len(calls) == 1:  # the other worker's run stores the splits first
+                client.log_inputs(other, datasets=datasets)
+                raise MlflowException(message)
+            super().log_inputs(run_id, datasets=datasets, models=models)
+
+    datasets.log_datasets(LosesTheRace(uri), mine, None, {}, {})
+    assert calls == [mine, mine]
+    for run_id in (other, mine):
+        assert {i.dataset.name for i in client.get_run(run_id).inputs.dataset_inputs} == {
+            "trec-train", "trec-validation", "trec-test"}
+
+    class Refused(mlflow.MlflowClient):
+        def log_inputs(self, run_id, datasets=None, models=None) -> None:
+            calls.append(run_id)
+            raise MlflowException("RESOURCE_DOES_NOT_EXIST: Run 'x' not found")
+
+    calls.clear()
+    with pytest.raises(MlflowException, match="not found"):
+        datasets.log_datasets(Refused(uri), mine, None, {}, {})
+    assert calls == [mine]  # not retried
+
+
+def test_a_registered_model_is_described_and_tagged(smoke, capfd: pytest.CaptureFixture[str]) -> None:
     from zoo.registry.versions import register_run
 
     client, run = smoke
     entry = register_run(run.info.run_id, client.tracking_uri)
+    screen = "".join(capfd.readouterr())
+    assert "Successfully registered model" not in screen and "Created version" not in screen  # quiet
+    assert client.get_model_version(entry.name, entry.version).run_id == run.info.run_id
     model = client.get_registered_model(entry.name)
     assert model.tags["task"] == "sentiment" and model.tags["dataset"] == "sst2"
     assert model.tags["task_kind"] == "classifier"

@@ -14,6 +14,7 @@ import torch
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
+from mlflow.models.model import ModelInfo
 from mlflow.types import ColSpec, DataType, Schema
 from mlflow.types.schema import AnyType
 
@@ -174,6 +175,18 @@ def logged_max_length(run: mlflow.entities.Run) -> int | None:
     return int(max_length) if max_length not in (None, "None") else None
 
 
+def create_version(client: mlflow.MlflowClient, name: str, info: ModelInfo, tags: dict[str, str]) -> ModelVersion:
+    """`mlflow.register_model` through the client: the registered model and a version of the
+    logged model (source `models:/<model id>`, its run), without register_model's
+    "Successfully registered model" / "Created version" lines on stderr."""
+    try:
+        client.create_registered_model(name)
+    except MlflowException as err:
+        if err.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+            raise
+    return client.create_model_version(name, info.model_uri, run_id=info.run_id, tags=tags, model_id=info.model_id)
+
+
 def register_bundle(client: mlflow.MlflowClient, run: mlflow.entities.Run, bundle: dict, alias: str | None,
                     sweep_run_id: str | None = None, extra_tags: dict[str, str] | None = None) -> Registered:
     """Log `bundle` as the text-in pyfunc into `run` (status and end time kept) and register it."""
@@ -193,7 +206,7 @@ def register_bundle(client: mlflow.MlflowClient, run: mlflow.entities.Run, bundl
         finally:  # reopening the run must not change its status or training time
             client.set_terminated(run_id, run.info.status, end_time=run.info.end_time)
     tags = {**_tags(run, bundle, sweep_run_id), **(extra_tags or {})}
-    registered = mlflow.register_model(info.model_uri, name, tags=tags)
+    registered = create_version(client, name, info, tags)
     if drop_duplicate(client, name, run_id, str(registered.version)) != str(registered.version):
         return existing_version(client, name, run_id, alias, extra_tags)  # another host was first
     metrics = ", ".join(f"{k} {v}" for k, v in tags.items() if k.startswith("test_"))
