@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,20 +20,26 @@ import optuna
 import pandas as pd
 import pytest
 import sqlalchemy
+from browser import browser, page_text
 from optuna.trial import TrialState
 from servers import free_port, invoke, server_absent, serving
 
+from zoo.config import compose_config
 from zoo.paths import PROJECT_ROOT
 from zoo.registry.loading import load_registered
+from zoo.tracking.ui_view import experiment_page
+from zoo.training.pipeline import run_training
+from zoo.training.summary import format_summary
 
 SCRIPT = PROJECT_ROOT / "scripts" / "services.sh"
 # tiny trials: the sweep's recipe replaced by a smoke one (debug=smoke is appended by the CLI)
 TINY = ["task=classification", "model.embedding_dim=8", "trainer.max_epochs=2", "trainer.limit_train_batches=3",
         "trainer.limit_val_batches=2", "trainer.limit_test_batches=1", "trainer.enable_model_summary=false",
         "callbacks.progress_bar.refresh_rate=0"]
+SMOKE_RUN = ["debug=smoke", "model.hidden_size=16", "model.embedding_dim=8", "callbacks.progress_bar.refresh_rate=0"]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def pg_server() -> Iterator[str]:
     """The local PostgreSQL server's URL (no database); the throwaway databases it gets are dropped."""
     url = os.environ.get("ZOO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432").rstrip("/")
@@ -47,9 +54,10 @@ def pg_server() -> Iterator[str]:
     engine.dispose()
 
 
-@pytest.fixture
-def services(pg_server: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+@pytest.fixture(scope="module")
+def services(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """`scripts/services.sh start` on a free port with throwaway databases; stopped and dropped after."""
+    tmp_path = tmp_path_factory.mktemp("services")
     suffix = uuid.uuid4().hex[:10]
     names = {"ZOO_MLFLOW_DB": f"zoo_mlflow_{suffix}", "ZOO_OPTUNA_DB": f"zoo_optuna_{suffix}"}
     env = {**os.environ, **names, "ZOO_PG_URL": pg_server, "ZOO_SERVICES_PORT": str(free_port()),
@@ -74,7 +82,9 @@ def services(pg_server: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     assert stopped.returncode == 0 and "stopped the MLflow server" in stopped.stdout, stopped.stdout + stopped.stderr
 
 
-def test_two_workers_sweep_against_the_team_services(base_overrides, services) -> None:
+@pytest.fixture(scope="module")
+def team_sweep(base_overrides, services) -> dict[str, str]:
+    """A 2-worker smoke sweep run against the services as the README says; its study name."""
     uri, storage = services["MLFLOW_TRACKING_URI"], services["ZOO_OPTUNA_STORAGE"]
     paths = [o for o in base_overrides if not o.startswith("logger.")]  # the server is the store
     study_name = f"team-{uuid.uuid4().hex[:8]}"
@@ -84,6 +94,11 @@ def test_two_workers_sweep_against_the_team_services(base_overrides, services) -
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "ZOO_OPTUNA_STORAGE": storage}  # as the README exports them
     result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return {**services, "study_name": study_name}
+
+
+def test_two_workers_sweep_against_the_team_services(team_sweep) -> None:
+    uri, storage, study_name = (team_sweep[k] for k in ("MLFLOW_TRACKING_URI", "ZOO_OPTUNA_STORAGE", "study_name"))
 
     study = optuna.load_study(study_name=study_name, storage=storage)  # the study is in PostgreSQL
     trials = study.trials
@@ -99,7 +114,7 @@ def test_two_workers_sweep_against_the_team_services(base_overrides, services) -
     assert {c.info.status for c in children} == {"FINISHED"}
     # artifacts went through the server (proxied) into the shared artifact root
     assert parent.info.artifact_uri.startswith("mlflow-artifacts:")
-    root = Path(services["artifact_root"])
+    root = Path(team_sweep["artifact_root"])
     assert {p.name for p in root.rglob("*")} >= {"best.ckpt", "trials.csv", "bundle.pt"}
 
     registered = parent.data.tags["sweep.registered"]  # models:/<name>/<version>
@@ -115,6 +130,74 @@ def test_two_workers_sweep_against_the_team_services(base_overrides, services) -
     with serving(f"models:/{name}@champion", uri) as url:
         served = invoke(url, {"inputs": {"text": texts}})
     assert [row["label"] for row in served] == answer["label"].tolist()
+
+
+def test_mlflow_ui_opens_on_training_runs_with_metric_columns(base_overrides, team_sweep, tmp_path: Path) -> None:
+    """The check that counts (issue 12): headless Chromium on the team server's UI, with a
+    finished run, a sweep and a registered model. The link the zoo prints lands on the runs
+    table with metric columns, not the GenAI overview; from the experiments list, a click lands
+    there once the UI's own mode switch says "Model training" (zoo/tracking/ui_view.py); screenshots
+    of the run list, the sweep's parent and children and the registry go to ZOO_UI_SCREENSHOTS
+    (`make ui-screenshots` writes docs/ui/)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    uri = team_sweep["MLFLOW_TRACKING_URI"]
+    paths = [o for o in base_overrides if not o.startswith("logger.")]
+    run = run_training(compose_config([*paths, f"logger.tracking_uri={uri}", "task=classification", *SMOKE_RUN]))
+    client = mlflow.MlflowClient(uri)
+    experiment_id = client.get_run(run.run_id).info.experiment_id
+    assert run.experiment_id == experiment_id and experiment_page(uri, experiment_id) in format_summary(run)
+    parent = optuna.load_study(study_name=team_sweep["study_name"],
+                               storage=team_sweep["ZOO_OPTUNA_STORAGE"]).user_attrs["mlflow_parent_run_id"]
+    model_name = client.get_run(parent).data.tags["sweep.registered"].split("/")[1]
+    shots = Path(os.environ.get("ZOO_UI_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+
+    with browser() as driver:
+        driver.get(experiment_page(uri, experiment_id))  # the link the run summary prints
+        text = page_text(driver, until=("val/best", "test/acc", "sweep-"))
+        assert f"/experiments/{experiment_id}/runs" in driver.current_url, driver.current_url
+        for close in driver.find_elements(By.CSS_SELECTOR, "button[aria-label=Close]"):
+            close.click()  # the MLflow Assistant panel opens on a first visit
+        time.sleep(1)  # the grid renders the columns the freed width shows
+        headers = {e.text for e in driver.find_elements(By.CSS_SELECTOR, "[role=columnheader]") if e.text}
+        assert {"Run Name", "Metrics", "val/best", "val/acc", "test/acc", "train/loss", "Parameters"} <= headers, \
+            (headers, text[:2000])
+        assert "Traces" not in headers and "lstm-zoo: metrics" in text
+        driver.save_screenshot(str(shots / "runs.png"))
+
+        cells = driver.find_elements(By.CSS_SELECTOR, "[role=gridcell]")
+        sweep_row = next((c for c in cells if "sweep-" in c.text), None)
+        assert sweep_row is not None, [c.text for c in cells]
+        sweep_row.find_element(By.CSS_SELECTOR, "button").click()  # the parent's expander
+        page_text(driver, until=("t000-", "t001-"))
+        driver.save_screenshot(str(shots / "sweep.png"))
+
+        driver.set_window_size(1800, 1300)  # the versions table with its aliases below the description
+        driver.get(f"{uri}/#/models/{model_name}?workflowType=machine_learning")
+        text = page_text(driver, until=("champion", "Version 1"))
+        assert "champion" in text and "challenger" in text, text[:2000]
+        driver.save_screenshot(str(shots / "registry.png"))
+
+        # from the experiments list, a click follows the UI's mode switch: flipped once to
+        # "Model training" (as `make ui` says), the browser keeps it and lands on the runs table
+        driver.get(f"{uri}/#/experiments")
+        page_text(driver, until=(run.experiment_name, "Model training"))
+        driver.find_element(By.XPATH, "//*[normalize-space(text())='Model training']").click()
+        WebDriverWait(driver, 30).until(  # the switch is kept in the browser's local storage
+            lambda d: "machine_learning" in d.execute_script("return JSON.stringify(window.localStorage)"))
+        time.sleep(2)  # the list re-renders for the new mode
+        page_text(driver, until=(run.experiment_name,))
+        links = [a for a in driver.find_elements(By.LINK_TEXT, run.experiment_name)  # the list's row, not the sidebar
+                 if (a.get_attribute("href") or "").endswith(f"/experiments/{experiment_id}")]
+        assert links, page_text(driver, timeout=0)[:2000]
+        hrefs = [a.get_attribute("href") for a in links]
+        driver.execute_script("arguments[0].click();", links[0])
+        WebDriverWait(driver, 60).until(lambda d: f"/experiments/{experiment_id}/" in d.current_url, hrefs)
+        page_text(driver, until=("Run Name",))
+        assert f"/experiments/{experiment_id}/runs" in driver.current_url, driver.current_url
+    assert {p.name for p in shots.glob("*.png")} >= {"runs.png", "sweep.png", "registry.png"}
 
 
 def test_compose_file_has_the_scripts_variables_and_defaults() -> None:

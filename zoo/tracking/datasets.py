@@ -5,6 +5,7 @@ train, validation or test, the data file(s) as source and our SHA-256 as digest.
 from __future__ import annotations
 
 import hashlib
+import time
 import warnings
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from mlflow.data.dataset_source import DatasetSource
 from mlflow.data.dataset_source_registry import resolve_dataset_source
 from mlflow.data.meta_dataset import MetaDataset
 from mlflow.entities import DatasetInput, InputTag
+from mlflow.exceptions import MlflowException
 from mlflow.types import ColSpec, DataType, Schema
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
@@ -21,6 +23,7 @@ from zoo.data.spec import DatasetSpec
 DIGEST_CHARS = 36  # the width of MLflow's dataset digest column (a longer one fails on PostgreSQL)
 CARVED_TAG = "zoo.carved_from"  # input tag of a split cut from another one's files
 ROWS_TAG = "zoo.size"  # input tag: examples (classification) or tokens (text) in the split
+LOG_ATTEMPTS = 3
 
 
 def _files(spec: DatasetSpec, split: str) -> list[Path]:
@@ -79,6 +82,27 @@ def split_datasets(spec: DatasetSpec, fingerprints: dict[str, str], sizes: dict[
 
 def log_datasets(client: mlflow.MlflowClient, run_id: str, spec: DatasetSpec, fingerprints: dict[str, str],
                  sizes: dict[str, int], test: bool = True) -> None:
-    """`mlflow.log_input` for each split the run uses, on `client` (no active run needed)."""
+    """`mlflow.log_input` for each split the run uses, on `client` (no active run needed).
+
+    A dataset is stored once per experiment: the store looks it up, then inserts it in one
+    transaction. Two runs of an experiment that log the same split at the same moment (the
+    first trials of parallel sweep workers) can both miss it, and the later insert fails on
+    the `(experiment_id, name, digest)` key with nothing written; logged again, the run finds
+    the other's dataset and only links it."""
     splits = ("train", "validation", "test") if test else ("train", "validation")
-    client.log_inputs(run_id, datasets=split_datasets(spec, fingerprints, sizes, splits))
+    inputs = split_datasets(spec, fingerprints, sizes, splits)
+    for attempt in range(1, LOG_ATTEMPTS + 1):
+        try:
+            client.log_inputs(run_id, datasets=inputs)
+            return
+        except MlflowException as err:
+            if attempt == LOG_ATTEMPTS or not _dataset_logged_concurrently(err):
+                raise
+            time.sleep(0.2 * attempt)
+
+
+def _dataset_logged_concurrently(err: MlflowException) -> bool:
+    """Whether the store refused the insert of a dataset another run inserted meanwhile: the
+    `dataset_pk` key on PostgreSQL, the same key's UNIQUE constraint on SQLite and MySQL."""
+    text = str(err).lower()
+    return "dataset_pk" in text or ("datasets." in text and ("unique constraint" in text or "duplicate" in text))
