@@ -108,6 +108,27 @@ def test_only_the_variants_own_weights_change_the_output(variant: str, parameter
     assert not any(name.startswith(("peephole", "weight_gg")) for name, _ in _cell("np").named_parameters())
 
 
+def test_fgr_feeds_the_previous_gates_into_every_gate_not_the_candidate() -> None:
+    """FGR's equations written out (Greff et al.): R a_{t-1} enters i, f and o, never g."""
+    cell = _cell("fgr")
+    torch.manual_seed(1)
+    h, c, a = torch.randn(4, 8), torch.randn(4, 8), torch.randn(4, 24)
+    x = torch.randn(4, 6)
+    step = cell.step(0, cell.project(0, x), (h, c, a))
+    z = x @ cell.weight_ih_l0.t() + cell.bias_ih_l0 + cell.bias_hh_l0 + h @ cell.weight_hh_l0.t()
+    z_i, z_f, z_g, z_o = z.chunk(4, dim=1)
+    r_i, r_f, r_o = (a @ cell.weight_gg_l0.t()).chunk(3, dim=1)  # rows of R: i, f, o
+    p_i, p_f, p_o = cell.peephole_l0
+    i, f = torch.sigmoid(z_i + r_i + p_i * c), torch.sigmoid(z_f + r_f + p_f * c)
+    c_new = f * c + i * torch.tanh(z_g)
+    o = torch.sigmoid(z_o + r_o + p_o * c_new)
+    torch.testing.assert_close(step.c, c_new)
+    torch.testing.assert_close(step.h, o * torch.tanh(c_new))
+    torch.testing.assert_close(step.a, torch.cat([i, f, o], dim=1))
+    step.h.sum().backward()  # the in-place additions keep R in the graph
+    assert cell.weight_gg_l0.grad is not None and cell.weight_gg_l0.grad.abs().sum() > 0
+
+
 def test_a_switch_combination_that_is_not_a_cell_is_refused() -> None:
     with pytest.raises(ConfigError, match=re.escape("coupled input and forget gates (i = 1 - f) need both")):
         Switches(coupled=True, forget_gate=False)
