@@ -58,7 +58,7 @@ class LayerNormLSTM(GatedLSTM):
         z = functional.linear(x, self._param("weight_ih", layer))
         return self._norm("ln_ih", layer, z) + (self._param("bias_ih", layer) + self._param("bias_hh", layer))
 
-    def step(self, layer: int, projected: Tensor, carried: Carried, gate_recurrence: list | None = None) -> Step:
+    def step(self, layer: int, projected: Tensor, carried: Carried, gate_recurrence: Tensor | None = None) -> Step:
         """As `GatedLSTM.step`; a layer-normalised LSTM has no gate recurrence (`gate_recurrence` unused)."""
         h, c = carried[0], carried[1]
         recurrent = self._norm("ln_hh", layer, h.matmul(self._param("weight_hh", layer).t()))
