@@ -64,15 +64,15 @@ def browser(width: int = 1800, height: int = 900) -> Iterator[object]:
         driver.quit()
 
 
-def page_text(driver, timeout: float = 60, until: tuple[str, ...] = (), absent: tuple[str, ...] = ()) -> str:
+def page_text(driver, timeout: float = 60, until: tuple[str, ...] = ()) -> str:
     """The page's visible text once it holds every `until` string (the single-page app renders
-    after load), or what it holds at the timeout; `absent` strings must be gone too."""
+    after load), or what it holds at the timeout."""
     from selenium.webdriver.common.by import By
 
     deadline = time.time() + timeout
     while True:
         text = driver.find_element(By.TAG_NAME, "body").text
-        if all(s in text for s in until) and not any(s in text for s in absent):
+        if all(s in text for s in until):
             return text
         if time.time() > deadline:
             return text

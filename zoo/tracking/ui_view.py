@@ -50,13 +50,17 @@ def view_tag_value(monitor: str, now_ms: int | None = None) -> str:
                        "state": json.dumps(view_state(monitor))})
 
 
+def is_server(tracking_uri: str) -> bool:
+    """A tracking server serves its own UI; any other store is browsed through `make ui`."""
+    return tracking_uri.startswith(("http://", "https://"))
+
+
 def ui_base(tracking_uri: str) -> str:
     """The UI serving a store: the tracking server itself, or `make ui` for an embedded store."""
-    return tracking_uri.rstrip("/") if tracking_uri.startswith(("http://", "https://")) else DEFAULT_UI
+    return tracking_uri.rstrip("/") if is_server(tracking_uri) else DEFAULT_UI
 
 
 def experiment_page(tracking_uri: str, experiment_id: str) -> str:
     """The link to print: the experiment's runs, in the UI's training mode, on the zoo's view."""
     return (f"{ui_base(tracking_uri)}/#/experiments/{experiment_id}/runs?{TRAINING_MODE}"
             f"&viewStateShareKey={VIEW_ID}")
-

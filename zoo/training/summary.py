@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from zoo.secrets import mask
-from zoo.tracking.ui_view import experiment_page
+from zoo.tracking.ui_view import experiment_page, is_server
 
 
 @dataclass
@@ -29,7 +29,7 @@ class TrainResult:
 def browse_lines(tracking_uri: str, experiment_id: str) -> list[str]:
     """Where to see the run: the experiment's runs table, in the UI's training mode."""
     link = mask(experiment_page(tracking_uri, experiment_id))
-    if tracking_uri.startswith(("http://", "https://")):
+    if is_server(tracking_uri):
         return [f" browse at       {link}"]
     return [" browse with     make ui, then open", f"                 {link}"]
 
