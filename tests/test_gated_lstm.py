@@ -19,6 +19,7 @@ from zoo.errors import ConfigError
 from zoo.models import LSTMSpec, cores
 from zoo.models.cores import gated
 from zoo.models.gated_lstm import GatedLSTM, Step, Switches
+from zoo.models.recurrence import unroll
 from zoo.paths import PROJECT_ROOT
 from zoo.training.builders import check_config
 
@@ -48,6 +49,33 @@ def test_np_equals_torch_lstm_in_outputs_and_gradients(depth: int) -> None:
     cell.load_state_dict(reference.state_dict())  # same names, shapes and gate order
     assert_equals_torch_lstm(reference, cell, depth)
     assert_lengths_match_packed(reference, cell)
+
+
+@pytest.mark.parametrize("variant", ["fgr", "peephole", "cifg", "layernorm"])
+@pytest.mark.parametrize("with_lengths", [True, False])
+def test_the_unrolled_layer_equals_its_step_by_step_autograd(variant: str, with_lengths: bool) -> None:
+    """`forward` defers the recurrent weights' gradients to one matmul per sequence
+    (zoo/models/recurrence.py); `step()` with live weights, looped, is the reference."""
+    torch.manual_seed(2)
+    cell = cores.core(variant).build(cores.Sizes(6, 8, 1, 0.0, False))
+    x, lengths = torch.randn(3, 5, 6), torch.tensor([5, 2, 4]) if with_lengths else None
+    initial = tuple(torch.randn(3, width) for width in cell.state_widths())
+    target = torch.randn(3, 5, 8)
+
+    def gradients(outputs: torch.Tensor, final: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
+        cell.zero_grad()
+        ((outputs * target).sum() + sum(part.pow(2).sum() for part in final)).backward()
+        return {name: param.grad.clone() for name, param in cell.named_parameters()}
+
+    out, final = cell(x, tuple(part.unsqueeze(0) for part in initial), lengths)
+    deferred = gradients(out, tuple(part[0] for part in final))
+    looped, final = unroll(lambda z, carried: cell.step(0, z, carried).carried(), cell.project(0, x), initial, lengths)
+    torch.testing.assert_close(out, looped, atol=1e-6, rtol=0)
+    reference = gradients(looped, final)
+    assert any(name.startswith("weight_hh") for name in reference)
+    for name, grad in reference.items():
+        assert grad.abs().sum() > 0, name
+        torch.testing.assert_close(deferred[name], grad, atol=1e-5, rtol=0, msg=name)
 
 
 def test_nfg_never_forgets() -> None:

@@ -52,16 +52,27 @@ def test_lengths_match_packed_torch_lstm(depth: int) -> None:
 
 
 def assert_lengths_match_packed(reference: torch.nn.LSTM, seed: torch.nn.Module) -> None:
-    """With `lengths`, `seed` gives what `reference` gives on a PackedSequence."""
+    """With `lengths`, `seed` gives what `reference` gives on a PackedSequence: outputs,
+    states and gradients (the packed loop's own backward: split steps, deferred weight grads)."""
     x = torch.randn(3, 5, 6)
     lengths = torch.tensor([5, 2, 3])
-    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    x_ref, x_seed = x.clone().requires_grad_(), x.clone().requires_grad_()
+    packed = pack_padded_sequence(x_ref, lengths, batch_first=True, enforce_sorted=False)
     out_packed, (h_ref, c_ref) = reference(packed)
     out_ref, _ = pad_packed_sequence(out_packed, batch_first=True, total_length=5)
-    out_seed, (h_seed, c_seed) = seed(x, lengths=lengths)
+    out_seed, (h_seed, c_seed) = seed(x_seed, lengths=lengths)
     torch.testing.assert_close(out_seed, out_ref, atol=TOL, rtol=0)
     torch.testing.assert_close(h_seed, h_ref, atol=TOL, rtol=0)
     torch.testing.assert_close(c_seed, c_ref, atol=TOL, rtol=0)
+
+    reference.zero_grad(), seed.zero_grad()
+    target = torch.randn_like(out_ref)
+    ((out_ref * target).sum() + h_ref.sum() + c_ref.pow(2).sum()).backward()
+    ((out_seed * target).sum() + h_seed.sum() + c_seed.pow(2).sum()).backward()
+    torch.testing.assert_close(x_seed.grad, x_ref.grad, atol=TOL, rtol=0)
+    ref_params = dict(reference.named_parameters())
+    for name, param in seed.named_parameters():
+        torch.testing.assert_close(param.grad, ref_params[name].grad, atol=TOL, rtol=0, msg=name)
 
 
 def test_state_dicts_move_both_ways() -> None:

@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from torch.nn import functional
 
 from zoo.errors import ConfigError
-from zoo.models.recurrence import unroll
+from zoo.models.recurrence import Recurrent, pre_activation, unroll
 from zoo.models.seed_lstm import init_like_lstm
 
 Carried = tuple[Tensor, ...]  # (h, c) or (h, c, a) of one layer
@@ -123,19 +123,21 @@ class GatedLSTM(nn.Module):
         bias = self._param("bias_ih", layer) + self._param("bias_hh", layer)
         return functional.linear(x, self._param("weight_ih", layer), bias)
 
-    def recurrent(self, layer: int, projected: Tensor, h: Tensor) -> Tensor:
-        """All pre-activation blocks of one step: `project(...)[:, t]` + U h_{t-1}, one addmm."""
-        return torch.addmm(projected, h, self._param("weight_hh", layer).t())
+    def recurrent_weights(self, layer: int) -> tuple[Recurrent, ...]:
+        """What each step multiplies its state by, as `unroll` takes it: U h_{t-1} (weight_hh,
+        transposed) and, for FGR, R a_{t-1} (`gate_recurrence_t`); one addmm each."""
+        hidden = ((0, self._param("weight_hh", layer).t()),)
+        return (*hidden, (2, self.gate_recurrence_t(layer))) if self.switches.full_recurrence else hidden
 
-    def step(self, layer: int, projected: Tensor, carried: Carried, gate_recurrence: Tensor | None = None) -> Step:
-        """One step from `project(layer, x)[:, t]` and the layer's previous (h, c[, a]);
-        `gate_recurrence` is `gate_recurrence_t(layer)`, built once per sequence by `forward`."""
-        s = self.switches
-        h, c = carried[0], carried[1]
-        z = self.recurrent(layer, projected, h)
-        if s.full_recurrence:  # R a_{t-1} added to the gate blocks in one more addmm
-            r_t = self.gate_recurrence_t(layer) if gate_recurrence is None else gate_recurrence
-            z = torch.addmm(z, carried[2], r_t)
+    def step(self, layer: int, projected: Tensor, carried: Carried) -> Step:
+        """One step from `project(layer, x)[:, t]` and the layer's previous (h, c[, a]): what
+        `forward` computes at each step (there with the recurrent weights' gradients deferred)."""
+        return self.cell(layer, pre_activation(projected, carried, self.recurrent_weights(layer)), carried)
+
+    def cell(self, layer: int, z: Tensor, carried: Carried) -> Step:
+        """The gates and the new state from the step's pre-activation blocks `z` (W x + b + U h
+        [+ R a]) and the previous (h, c[, a]): everything but the matmuls."""
+        s, c = self.switches, carried[1]
         pre = dict(zip(s.blocks, z.chunk(len(s.blocks), dim=1), strict=True))
         peep = dict(zip(s.sigmoid_gates, self._param("peephole", layer), strict=True)) if s.peepholes else {}
 
@@ -159,7 +161,8 @@ class GatedLSTM(nn.Module):
 
     def gate_recurrence_t(self, layer: int) -> Tensor:
         """R laid out over all pre-activation blocks (zero rows for g), transposed, so R a adds
-        in one addmm; built once per sequence (per step it cost FGR a third of its speed)."""
+        in one addmm; built once per sequence by `forward` (per step it cost FGR a third of
+        its speed)."""
         s, rows = self.switches, self._param("weight_gg", layer).chunk(len(self.switches.sigmoid_gates), dim=0)
         by_gate = dict(zip(s.sigmoid_gates, rows, strict=True))
         zeros = rows[0].new_zeros(self.hidden_size, rows[0].shape[1])
@@ -176,18 +179,16 @@ class GatedLSTM(nn.Module):
         finals: list[Carried] = []
         layer_input = x
         for layer in range(self.num_layers):
-            r_t = self.gate_recurrence_t(layer) if self.switches.full_recurrence else None
-            layer_input, carried = unroll(partial(self._carried_step, layer, gate_recurrence=r_t),
-                                          self.project(layer, layer_input), tuple(part[layer] for part in state),
-                                          lengths)
+            layer_input, carried = unroll(partial(self._carried_cell, layer), self.project(layer, layer_input),
+                                          tuple(part[layer] for part in state), lengths,
+                                          self.recurrent_weights(layer))
             finals.append(carried)
             if layer < self.num_layers - 1:
                 layer_input = functional.dropout(layer_input, self.dropout, self.training)
         return layer_input, tuple(torch.stack(parts) for parts in zip(*finals, strict=True))
 
-    def _carried_step(self, layer: int, projected: Tensor, carried: Carried,
-                      gate_recurrence: Tensor | None = None) -> Carried:
-        return self.step(layer, projected, carried, gate_recurrence).carried()
+    def _carried_cell(self, layer: int, z: Tensor, carried: Carried) -> Carried:
+        return self.cell(layer, z, carried).carried()
 
     def extra_repr(self) -> str:
         return (f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "

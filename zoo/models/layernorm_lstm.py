@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from torch.nn import functional
 
 from zoo.models.gated_lstm import Carried, GatedLSTM, Step, Switches
+from zoo.models.recurrence import Recurrent
 
 EPS = 1e-5
 
@@ -58,11 +59,14 @@ class LayerNormLSTM(GatedLSTM):
         z = functional.linear(x, self._param("weight_ih", layer))
         return self._norm("ln_ih", layer, z) + (self._param("bias_ih", layer) + self._param("bias_hh", layer))
 
-    def step(self, layer: int, projected: Tensor, carried: Carried, gate_recurrence: Tensor | None = None) -> Step:
-        """As `GatedLSTM.step`; a layer-normalised LSTM has no gate recurrence (`gate_recurrence` unused)."""
+    def recurrent_weights(self, layer: int) -> tuple[Recurrent, ...]:
+        """None for `unroll` to add: U h_{t-1} is normalised before it joins the sum (`cell`)."""
+        return ()
+
+    def cell(self, layer: int, z: Tensor, carried: Carried) -> Step:
+        """As `GatedLSTM.cell`, from `z` = LN(W x_t) + b: adds LN(U h_{t-1}) itself."""
         h, c = carried[0], carried[1]
-        recurrent = self._norm("ln_hh", layer, h.matmul(self._param("weight_hh", layer).t()))
-        z = projected + recurrent
+        z = z + self._norm("ln_hh", layer, h.matmul(self._param("weight_hh", layer).t()))
         gates = torch.sigmoid(z)  # i, f and o in one op (the g block of it is unused)
         i, f, _, o = gates.chunk(4, dim=1)
         g = torch.tanh(z[:, 2 * self.hidden_size:3 * self.hidden_size])

@@ -19,7 +19,6 @@ move between the two unchanged. That is what lets a test prove this module equal
 from __future__ import annotations
 
 import math
-from functools import partial
 
 import torch
 from torch import Tensor, nn
@@ -38,8 +37,12 @@ def init_like_lstm(module: nn.Module, hidden_size: int) -> None:
 
 def lstm_step(w_hh_t: Tensor, input_part: Tensor, carried: tuple[Tensor, ...]) -> State:
     """One time step: the equations above, on (input part of the gates, (h_{t-1}, C_{t-1}))."""
-    h, c = carried
-    z = torch.addmm(input_part, h, w_hh_t)  # [i f g o] pre-activations
+    return lstm_cell(torch.addmm(input_part, carried[0], w_hh_t), carried)  # + W_h·h_{t-1}
+
+
+def lstm_cell(z: Tensor, carried: tuple[Tensor, ...]) -> State:
+    """The gates and the new state from all four pre-activations [i f g o] of one step."""
+    c = carried[1]
     z_i, z_f, z_g, z_o = z.chunk(4, dim=1)
     f_t = torch.sigmoid(z_f)
     i_t = torch.sigmoid(z_i)
@@ -98,10 +101,11 @@ class SeedLSTM(nn.Module):
         layer_input = x
         for layer in range(self.num_layers):
             w_ih, w_hh, b_ih, b_hh = self._layer(layer)
-            # W_i·x_t + b_ig + b_hg for all t at once; each step adds W_hg·h_{t-1} (addmm)
+            # W_i·x_t + b_ig + b_hg for all t at once; unroll adds W_h·h_{t-1} at each step (what
+            # lstm_step does, with W_h's gradient taken once per sequence) before lstm_cell
             input_part = torch.nn.functional.linear(layer_input, w_ih, b_ih + b_hh)
-            layer_output, (h, c) = unroll(partial(lstm_step, w_hh.t()), input_part,
-                                          (state[0][layer], state[1][layer]), lengths)
+            layer_output, (h, c) = unroll(lstm_cell, input_part, (state[0][layer], state[1][layer]),
+                                          lengths, recurrent=((0, w_hh.t()),))
             h_last.append(h)
             c_last.append(c)
             is_last = layer == self.num_layers - 1
