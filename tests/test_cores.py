@@ -90,8 +90,9 @@ def smoke_run(task: str, base_overrides: tuple[str, ...], tmp_path, *model: str)
     return run.run_id, tracking_uri
 
 
-def registers_and_predicts(run_id: str, tracking_uri: str, task: str, variant: str) -> None:
-    """The run registers, the bundle rebuilds its core and predicts the same twice (seeded)."""
+def registers_and_predicts(run_id: str, tracking_uri: str, task: str, variant: str) -> dict[str, str]:
+    """The run registers, the bundle rebuilds its core and predicts the same twice (seeded);
+    returns the version's tags."""
     import mlflow
 
     from zoo.registry.loading import load_registered
@@ -104,7 +105,9 @@ def registers_and_predicts(run_id: str, tracking_uri: str, task: str, variant: s
     frame = model.predict(texts, params=params)
     column = "generated" if params else "label_name"
     assert frame[column][0] and frame.equals(model.predict(texts, params=params))  # a sample is fixed by its seed
-    assert mlflow.MlflowClient(tracking_uri).get_model_version(entry.name, entry.version).tags["variant"] == variant
+    tags = mlflow.MlflowClient(tracking_uri).get_model_version(entry.name, entry.version).tags
+    assert tags["variant"] == variant
+    return tags
 
 
 @pytest.mark.parametrize("task", ["sentiment", "generation"])

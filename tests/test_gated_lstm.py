@@ -8,11 +8,11 @@ import re
 import subprocess
 import sys
 
-import pandas as pd
 import pytest
 import torch
 
 # the nn.LSTM equivalence checks of the seed, asked of `np`
+from test_cores import registers_and_predicts, smoke_run
 from test_seed_lstm import assert_equals_torch_lstm, assert_lengths_match_packed
 
 from zoo.errors import ConfigError
@@ -186,26 +186,6 @@ def test_bidirectional_gated_core_is_one_error_line(base_overrides) -> None:
 @pytest.mark.parametrize("task", ["sentiment", "generation"])
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_every_variant_trains_a_smoke_run(variant: str, task: str, base_overrides, tmp_path) -> None:
-    from zoo.config import compose_config
-    from zoo.training.pipeline import run_training
-
-    tracking_uri = f"sqlite:///{tmp_path}/mlflow.db"  # its own store: the registry tests count versions
-    overrides = [o for o in base_overrides if not o.startswith("logger.tracking_uri=")]
-    run = run_training(compose_config([*overrides, f"logger.tracking_uri={tracking_uri}", f"task={task}",
-                                       *SMALL, f"model={variant}"]))
-    assert run.run_id
-    if variant != "fgr":
-        return
-    import mlflow
-
-    from zoo.registry.loading import load_registered
-    from zoo.registry.versions import register_run
-
-    entry = register_run(run.run_id, tracking_uri)  # fgr: the state with an extra tensor (a) rebuilds too
-    model = load_registered(f"models:/{entry.name}/{entry.version}", tracking_uri)
-    params = {"max_new_tokens": 10, "seed": 3} if task == "generation" else None
-    texts = pd.DataFrame({"text": ["ROMEO:" if params else "a gripping film"]})
-    frame = model.predict(texts, params=params)
-    column = "generated" if params else "label_name"
-    assert frame[column][0] and frame.equals(model.predict(texts, params=params))
-    assert mlflow.MlflowClient(tracking_uri).get_model_version(entry.name, entry.version).tags["variant"] == "fgr"
+    run_id, tracking_uri = smoke_run(task, base_overrides, tmp_path, *SMALL, f"model={variant}")
+    if variant == "fgr":  # fgr: the state with an extra tensor (a) rebuilds too
+        registers_and_predicts(run_id, tracking_uri, task, variant)

@@ -120,4 +120,4 @@ def test_new_cores_train_a_smoke_run(variant: str, task: str, base_overrides, tm
 def test_attention_pooling_trains_and_registers(base_overrides, tmp_path) -> None:
     run_id, tracking_uri = smoke_run("sentiment", base_overrides, tmp_path, "debug=smoke", *SIZES,
                                      "task.module.pooling=attention")
-    registers_and_predicts(run_id, tracking_uri, "sentiment", "lstm")
+    assert registers_and_predicts(run_id, tracking_uri, "sentiment", "lstm")["pooling"] == "attention"

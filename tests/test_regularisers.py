@@ -237,7 +237,10 @@ def test_a_bad_weight_drop_is_one_error_line_from_the_command_line(base_override
                                                pytest.param("generation", "gru", marks=pytest.mark.slow)])
 def test_a_regularised_smoke_run_trains_registers_and_predicts(task: str, variant: str, base_overrides,
                                                                tmp_path) -> None:
-    registers_and_predicts(*smoke_run(task, base_overrides, tmp_path, "debug=smoke", f"model={variant}",
-                                      "model.hidden_size=16", "model.embedding_dim=8", "model.num_layers=2",
-                                      "model.dropout=0.3", "model.locked_dropout=true", "model.weight_drop=0.3"),
-                           task, variant)
+    tags = registers_and_predicts(*smoke_run(task, base_overrides, tmp_path, "debug=smoke", f"model={variant}",
+                                             "model.hidden_size=16", "model.embedding_dim=8", "model.num_layers=2",
+                                             "model.dropout=0.3", "model.locked_dropout=true",
+                                             "model.weight_drop=0.3"), task, variant)
+    # the registry names the regularisers a model was trained with, and nothing that was off
+    assert (tags["dropout"], tags["locked_dropout"], tags["weight_drop"]) == ("0.3", "true", "0.3")
+    assert "bidirectional" not in tags and "proj_size" not in tags

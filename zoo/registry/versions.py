@@ -100,6 +100,8 @@ def _tags(run: mlflow.entities.Run, bundle: dict, sweep_run_id: str | None) -> d
         "git_dirty": t.get("git.dirty", "unknown"),
         "experiment_id": run.info.experiment_id,
     }
+    if bundle["hparams"].get("pooling"):  # classifiers: how the steps become one vector
+        tags["pooling"] = str(bundle["hparams"]["pooling"])
     tags.update({k.replace("/", "_"): f"{v:.6g}" for k, v in m.items() if k.startswith("test/")})
     tags.update({k: v for k, v in t.items() if k.startswith(("data.sha256.", "zoo."))})
     parent = sweep_run_id or t.get("mlflow.parentRunId")
