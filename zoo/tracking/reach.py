@@ -16,6 +16,11 @@ SERVER_TIMEOUT_S = 5.0
 FIX_URI = "set tracking_uri= / logger.tracking_uri= or MLFLOW_TRACKING_URI (unset it for the embedded mlflow.db)"
 
 
+def is_server(tracking_uri: str) -> bool:
+    """An http(s) tracking server (which also serves its own UI), not an embedded store."""
+    return tracking_uri.startswith(("http://", "https://"))
+
+
 def check_server(uri: str, timeout: float = SERVER_TIMEOUT_S) -> None:
     """An http(s) tracking server must answer within `timeout` (any HTTP status will do)."""
     parts = urlsplit(uri)
@@ -44,7 +49,7 @@ def store_path(uri: str) -> Path | None:
 def check_store(uri: str, artifact_root: str | None = None, reading: bool = False) -> None:
     """Fail now on a store that cannot work. `reading` commands (predict, generate, promote,
     reproduce) never create a store: an embedded one must already exist."""
-    if uri.startswith(("http://", "https://")):
+    if is_server(uri):
         check_server(uri)
         return
     path = store_path(uri)

@@ -15,6 +15,8 @@ import json
 import time
 from typing import Any
 
+from zoo.tracking.reach import is_server
+
 VIEW_ID = "lstm-zoo"
 VIEW_TAG = f"mlflow.sharedViewState.{VIEW_ID}"
 VIEW_NAME = "lstm-zoo: metrics"
@@ -48,11 +50,6 @@ def view_tag_value(monitor: str, now_ms: int | None = None) -> str:
     stamp = int(time.time() * 1000) if now_ms is None else now_ms
     return json.dumps({"name": VIEW_NAME, "createdAt": stamp, "updatedAt": stamp,
                        "state": json.dumps(view_state(monitor))})
-
-
-def is_server(tracking_uri: str) -> bool:
-    """A tracking server serves its own UI; any other store is browsed through `make ui`."""
-    return tracking_uri.startswith(("http://", "https://"))
 
 
 def ui_base(tracking_uri: str) -> str:

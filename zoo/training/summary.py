@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from zoo.secrets import mask
-from zoo.tracking.ui_view import experiment_page, is_server
+from zoo.tracking.reach import is_server
+from zoo.tracking.ui_view import experiment_page
 
 
 @dataclass
