@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
 import subprocess
 import sys
+import time
 from typing import Any
 
+import optuna
 import pytest
 from omegaconf import OmegaConf
 from servers import server_absent
@@ -129,6 +132,37 @@ def test_the_readme_postgresql_url_form_opens() -> None:
         server_absent(f"no PostgreSQL on 127.0.0.1:5432 ({err})")
     storage = open_storage(url)
     storage.engine.dispose()
+
+
+CLAIM = """
+import json, sys, time
+import optuna
+from zoo.sweeps.study import open_storage
+study = optuna.load_study(study_name="queue", storage=open_storage(sys.argv[1]))
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # both start claiming at once
+claimed = []
+while (trial_id := study._pop_waiting_trial_id()) is not None:  # what study.optimize/ask do first
+    claimed.append(trial_id)
+print(json.dumps(claimed))
+"""
+
+
+def test_two_workers_never_claim_the_same_queued_trial_on_sqlite(tmp_path) -> None:
+    """SQLite ignores SELECT ... FOR UPDATE: without BEGIN IMMEDIATE (zoo.sweeps.study.begin_immediate)
+    two processes claimed 6 to 12 of 60 queued trials twice, and a benchmark seed ran twice."""
+    url = f"sqlite:///{tmp_path}/optuna.db"
+    study = optuna.create_study(study_name="queue", storage=open_storage(url))
+    for seed in range(60):
+        study.enqueue_trial({"seed": seed})
+    start_at = str(time.time() + 8)
+    workers = [subprocess.Popen([sys.executable, "-c", CLAIM, url, start_at], cwd=PROJECT_ROOT, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    claimed = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err[-2000:]
+        claimed += json.loads(out)
+    assert sorted(claimed) == sorted(t._trial_id for t in study.get_trials())  # each trial once
 
 
 def test_a_timeout_that_is_no_number_is_one_clear_error() -> None:
