@@ -8,7 +8,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from typing import Any
 
 import optuna
@@ -135,11 +134,13 @@ def test_the_readme_postgresql_url_form_opens() -> None:
 
 
 CLAIM = """
-import json, sys, time
+import json, pathlib, sys, time
 import optuna
 from zoo.sweeps.study import open_storage
 study = optuna.load_study(study_name="queue", storage=open_storage(sys.argv[1]))
-time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # both start claiming at once
+print("ready", flush=True)
+while not pathlib.Path(sys.argv[2]).exists():  # both start claiming at once
+    time.sleep(0.005)
 claimed = []
 while (trial_id := study._pop_waiting_trial_id()) is not None:  # what study.optimize/ask do first
     claimed.append(trial_id)
@@ -154,9 +155,12 @@ def test_two_workers_never_claim_the_same_queued_trial_on_sqlite(tmp_path) -> No
     study = optuna.create_study(study_name="queue", storage=open_storage(url))
     for seed in range(60):
         study.enqueue_trial({"seed": seed})
-    start_at = str(time.time() + 8)
-    workers = [subprocess.Popen([sys.executable, "-c", CLAIM, url, start_at], cwd=PROJECT_ROOT, text=True,
+    go = tmp_path / "go"
+    workers = [subprocess.Popen([sys.executable, "-c", CLAIM, url, str(go)], cwd=PROJECT_ROOT, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    for worker in workers:
+        assert worker.stdout.readline() == "ready\n", worker.stderr.read()[-2000:]
+    go.touch()
     claimed = []
     for worker in workers:
         out, err = worker.communicate(timeout=120)
