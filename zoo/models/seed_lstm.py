@@ -35,13 +35,9 @@ def init_like_lstm(module: nn.Module, hidden_size: int) -> None:
         nn.init.uniform_(weight, -bound, bound)
 
 
-def lstm_step(w_hh_t: Tensor, input_part: Tensor, carried: tuple[Tensor, ...]) -> State:
-    """One time step: the equations above, on (input part of the gates, (h_{t-1}, C_{t-1}))."""
-    return lstm_cell(torch.addmm(input_part, carried[0], w_hh_t), carried)  # + W_h·h_{t-1}
-
-
 def lstm_cell(z: Tensor, carried: tuple[Tensor, ...]) -> State:
-    """The gates and the new state from all four pre-activations [i f g o] of one step."""
+    """One time step, the equations above, from its four pre-activations z = [i f g o]
+    (W_i·x_t + W_h·h_{t-1} + b, which `unroll` adds up) and (h_{t-1}, C_{t-1})."""
     c = carried[1]
     z_i, z_f, z_g, z_o = z.chunk(4, dim=1)
     f_t = torch.sigmoid(z_f)
@@ -101,8 +97,8 @@ class SeedLSTM(nn.Module):
         layer_input = x
         for layer in range(self.num_layers):
             w_ih, w_hh, b_ih, b_hh = self._layer(layer)
-            # W_i·x_t + b_ig + b_hg for all t at once; unroll adds W_h·h_{t-1} at each step (what
-            # lstm_step does, with W_h's gradient taken once per sequence) before lstm_cell
+            # W_i·x_t + b_ig + b_hg for all t at once; unroll adds W_h·h_{t-1} at each step (with
+            # W_h's gradient taken once per sequence) and calls lstm_cell
             input_part = torch.nn.functional.linear(layer_input, w_ih, b_ih + b_hh)
             layer_output, (h, c) = unroll(lstm_cell, input_part, (state[0][layer], state[1][layer]),
                                           lengths, recurrent=((0, w_hh.t()),))
