@@ -102,6 +102,48 @@ def test_sigterm_fails_the_running_sweep_trial_at_once(base_overrides, tmp_path:
     assert client.get_run(study.user_attrs["mlflow_parent_run_id"]).info.status == "KILLED"
 
 
+def _processes_naming(text: str) -> list[int]:
+    """Live processes whose command line contains `text` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                found.append(int(entry.name))
+        except OSError:  # ended meanwhile
+            continue
+    return found
+
+
+@pytest.mark.slow  # two training workers: make test-slow
+def test_sigterm_to_a_launcher_stops_its_workers_and_closes_their_trials(base_overrides, tmp_path: Path) -> None:
+    """A scheduler's kill reaches the launcher alone; its workers must stop with it, not train
+    on as orphans, and close their trials and runs as a single process does."""
+    uri, overrides = _store(base_overrides, tmp_path)
+    storage, study_name = f"sqlite:///{tmp_path}/optuna.db", f"term-{uuid.uuid4().hex[:8]}"
+    recipe = "[" + ",".join([*overrides, *LONG]) + "]"
+    process = _start("zoo.sweep", ["sweep=sentiment_sst2", f"study_name={study_name}", f"storage={storage}",
+                                   "n_trials=4", "workers=2", f"recipe={recipe}", "pruner=none", "confirm=false"])
+    client = mlflow.MlflowClient(uri)
+
+    def both_training() -> bool:
+        runs = client.search_runs([e.experiment_id for e in client.search_experiments()],
+                                  "attributes.status = 'RUNNING' and tags.`optuna.trial_number` != ''")
+        return sum(bool(client.get_metric_history(r.info.run_id, "train/loss")) for r in runs) == 2
+
+    try:
+        _wait_for(both_training, process, timeout=300)
+        process.send_signal(signal.SIGTERM)  # the launcher only, not its process group
+        output, _ = process.communicate(timeout=200)
+        assert process.returncode == 143, output[-2000:]
+        assert _processes_naming(study_name) == []  # no orphaned worker
+        study = optuna.load_study(study_name=study_name, storage=storage)
+        assert sorted(t.state.name for t in study.trials) == ["FAIL", "FAIL"], output[-2000:]
+        assert {client.get_run(t.user_attrs["mlflow_run_id"]).info.status for t in study.trials} == {"KILLED"}
+    finally:
+        for pid in _processes_naming(study_name):
+            os.kill(pid, signal.SIGKILL)
+
+
 def test_a_sigkilled_run_is_closed_by_the_next_run_on_this_host(base_overrides, tmp_path: Path) -> None:
     uri, overrides = _store(base_overrides, tmp_path)
     process = _start("zoo.train", [*overrides, *LONG])
