@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import mlflow
 import pandas as pd
@@ -213,6 +214,34 @@ def test_reproduce_gives_the_same_test_metric(registered, tracking_uri, this_mac
     original = mlflow.MlflowClient(tracking_uri).get_run(outcome.original_run_id).data.params
     for key in ("paths.output_dir", "callbacks.model_checkpoint.dirpath"):  # a fresh folder, not the original's
         assert params[key].startswith(str(workdir / "reproduced")) and params[key] != original[key]
+
+
+def test_reproduce_trains_with_the_thread_count_the_run_recorded(registered, tracking_uri, mlflow_client,
+                                                                 this_machine, monkeypatch) -> None:
+    """CPU results depend on the torch thread count (README, Model zoo): the re-training uses
+    the original run's `torch.threads`, and this process's count comes back afterwards."""
+    import torch
+
+    from zoo.registry import reproduction
+
+    run_id = mlflow_client.get_model_version(registered.name, registered.version).run_id
+    recorded = mlflow_client.get_run(run_id).data.tags["torch.threads"]
+    before = torch.get_num_threads()
+    wanted = 3 if before != 3 else 2
+    seen: list[int] = []
+
+    def training(cfg, extra_tags):  # the real one is run by test_reproduce_gives_the_same_test_metric
+        seen.append(torch.get_num_threads())
+        return SimpleNamespace(metrics={"test/acc": 0.5}, run_id="new")
+
+    monkeypatch.setattr(reproduction, "run_training", training)
+    mlflow_client.set_tag(run_id, "torch.threads", str(wanted))
+    try:
+        outcome = reproduction.reproduce(f"models:/{registered.name}/{registered.version}", tracking_uri)
+    finally:
+        mlflow_client.set_tag(run_id, "torch.threads", recorded)
+    assert seen == [wanted] and outcome.threads == wanted
+    assert torch.get_num_threads() == before
 
 
 def test_reproduce_refuses_when_the_data_changed(registered, tracking_uri, mlflow_client, this_machine) -> None:

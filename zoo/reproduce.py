@@ -25,7 +25,8 @@ def main(model: str, tracking_uri: str | None) -> int:
     """
     outcome = reproduce(model, reading_store(tracking_uri))
     print(f"{outcome.model}: {outcome.metric} registered {outcome.original:.4f}, reproduced "
-          f"{outcome.reproduced:.4f}, difference {outcome.difference:+.4f} (new run {outcome.run_id})")
+          f"{outcome.reproduced:.4f}, difference {outcome.difference:+.4f} (new run {outcome.run_id}, "
+          f"{outcome.threads} torch thread{'s' if outcome.threads > 1 else ''})")
     return 0
 
 
