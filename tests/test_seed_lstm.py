@@ -30,20 +30,8 @@ def assert_equals_torch_lstm(reference: torch.nn.LSTM, seed: torch.nn.Module, de
     x = torch.randn(4, 7, 6)
     state = (torch.randn(depth, 4, 8), torch.randn(depth, 4, 8))
     x_ref, x_seed = x.clone().requires_grad_(), x.clone().requires_grad_()
-
-    out_ref, (h_ref, c_ref) = reference(x_ref, state)
-    out_seed, (h_seed, c_seed) = seed(x_seed, state)
-    torch.testing.assert_close(out_seed, out_ref, atol=TOL, rtol=0)
-    torch.testing.assert_close(h_seed, h_ref, atol=TOL, rtol=0)
-    torch.testing.assert_close(c_seed, c_ref, atol=TOL, rtol=0)
-
-    target = torch.randn_like(out_ref)
-    ((out_ref * target).sum() + h_ref.sum() + c_ref.pow(2).sum()).backward()
-    ((out_seed * target).sum() + h_seed.sum() + c_seed.pow(2).sum()).backward()
-    torch.testing.assert_close(x_seed.grad, x_ref.grad, atol=TOL, rtol=0)
-    ref_params = dict(reference.named_parameters())
-    for name, param in seed.named_parameters():
-        torch.testing.assert_close(param.grad, ref_params[name].grad, atol=TOL, rtol=0, msg=name)
+    _assert_same_outputs_and_gradients(reference, seed, (x_ref, reference(x_ref, state)),
+                                       (x_seed, seed(x_seed, state)))
 
 
 @pytest.mark.parametrize("depth", [1, 2])
@@ -58,9 +46,19 @@ def assert_lengths_match_packed(reference: torch.nn.LSTM, seed: torch.nn.Module)
     lengths = torch.tensor([5, 2, 3])
     x_ref, x_seed = x.clone().requires_grad_(), x.clone().requires_grad_()
     packed = pack_padded_sequence(x_ref, lengths, batch_first=True, enforce_sorted=False)
-    out_packed, (h_ref, c_ref) = reference(packed)
+    out_packed, state_ref = reference(packed)
     out_ref, _ = pad_packed_sequence(out_packed, batch_first=True, total_length=5)
-    out_seed, (h_seed, c_seed) = seed(x_seed, lengths=lengths)
+    _assert_same_outputs_and_gradients(reference, seed, (x_ref, (out_ref, state_ref)),
+                                       (x_seed, seed(x_seed, lengths=lengths)))
+
+
+Ran = tuple[torch.Tensor, tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]]  # input, (out, (h, c))
+
+
+def _assert_same_outputs_and_gradients(reference: torch.nn.Module, seed: torch.nn.Module, ref: Ran,
+                                       ours: Ran) -> None:
+    """Outputs, final (h, c), and the gradients of the input and of every parameter of one loss."""
+    (x_ref, (out_ref, (h_ref, c_ref))), (x_seed, (out_seed, (h_seed, c_seed))) = ref, ours
     torch.testing.assert_close(out_seed, out_ref, atol=TOL, rtol=0)
     torch.testing.assert_close(h_seed, h_ref, atol=TOL, rtol=0)
     torch.testing.assert_close(c_seed, c_ref, atol=TOL, rtol=0)
