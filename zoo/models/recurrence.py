@@ -71,11 +71,10 @@ def unroll(step: Step, projected: Tensor, carried: Carried, lengths: Tensor | No
         packed = pack_padded_sequence(projected, lengths.cpu(), batch_first=True, enforce_sorted=False)
         carried = tuple(part.index_select(0, packed.sorted_indices) for part in carried)
     data = projected if packed is None else packed.data
-    records: list[list[Tensor]] = [[] for _ in recurrent]
-    if records and torch.is_grad_enabled() and any(weight.requires_grad for _, weight in recurrent):
+    deferred = torch.is_grad_enabled() and any(weight.requires_grad for _, weight in recurrent)
+    records: list[list[Tensor]] = [[] for _ in recurrent] if deferred else []  # no gradient, nothing kept
+    if deferred:
         data = DeferredWeightGrads.apply(data, records, *(weight for _, weight in recurrent))
-    else:
-        records = []
     detached = [(index, weight.detach()) for index, weight in recurrent]
     pieces = data.unbind(1) if packed is None else data.split(packed.batch_sizes.tolist())
     outputs, finished = [], []
