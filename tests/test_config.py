@@ -73,7 +73,7 @@ def _train_cli(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize(
     "override,choices",
-    [("model=transformer", ["bilstm", "gru", "lstm", "lstmp", "layernorm", "seed"]),
+    [("model=xlnet", ["bilstm", "bow", "cnn", "gru", "lstm", "lstmp", "layernorm", "seed", "transformer"]),
      ("task=translation", ["classification", "generation", "sentiment"]),
      ("data=imdb", ["sst2", "tinyshakespeare", "trec"])],
 )

@@ -23,7 +23,8 @@ SMALL = ("debug=smoke", "model=gru", "model.hidden_size=16", "model.embedding_di
 def test_unknown_core_lists_the_registered_ones() -> None:
     names = sorted(cores.all_cores())
     assert {"lstm", "seed", "gru"} <= set(names)
-    with pytest.raises(ConfigError, match=f"not a known recurrent core; choose one of {', '.join(names)}$"):
+    with pytest.raises(ConfigError, match=rf"not a known encoder; choose a recurrent core \({', '.join(names)}\) or a "
+                                          r"baseline \(bow, cnn, transformer\)$"):
         LSTMSpec(variant="nope")
     with pytest.raises(ConfigError, match="model.variant=seed is unidirectional; use model=bilstm"):
         LSTMSpec(variant="seed", bidirectional=True)

@@ -21,8 +21,9 @@ def test_invalid_hyperparameters_name_the_key(key: str, value: object) -> None:
 
 
 def test_unknown_variant_and_option_list_the_choices() -> None:
-    with pytest.raises(ConfigError, match=r"choose one of .*\blstm, .*\bseed\b"):
-        LSTMSpec(variant="transformer")
+    with pytest.raises(ConfigError, match=r"choose a recurrent core \(.*\blstm, .*\bseed\) or a baseline \(bow, "
+                                          r"cnn, transformer\)$"):
+        LSTMSpec(variant="xlnet")
     with pytest.raises(ConfigError, match="num_layer"):
         LSTMSpec.from_config({"num_layer": 2})
 

@@ -41,6 +41,12 @@ class Plugins(Generic[T]):
         self.discover()
         return dict(self.by_name)
 
+    def known(self, name: str) -> bool:
+        """Whether an item is called `name` (the package is searched only when it is not yet known)."""
+        if name not in self.by_name:
+            self.discover()
+        return name in self.by_name
+
     def find(self, name: str) -> T:
         """The item called `name` (the package's modules are imported only when it is not yet
         known), or the error listing the names there are."""

@@ -7,6 +7,7 @@ from torch.utils.data import DataLoader
 
 from zoo.data.base import TextDataModule
 from zoo.data.batching import BPTTWindows
+from zoo.data.sliding import batch_count, sliding_batches
 from zoo.data.tokenization import BatchEncoder
 from zoo.errors import DataError
 
@@ -53,3 +54,15 @@ class LanguageModelDataModule(TextDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", self.spec.eval_batch_size)
+
+    def sliding(self, split: str, limit: int | float | None = None):
+        """Windows of `bptt` that score every token once with at least bptt/2 tokens of context
+        (zoo.data.sliding), `eval_batch_size` per batch; `limit` as Lightning's limit_*_batches."""
+        bptt, rows = self.spec.bptt, self.spec.eval_batch_size
+        stride = max(1, bptt // 2)
+        total = batch_count(self.tokens(split), bptt, stride, rows)
+        if isinstance(limit, float):
+            total = max(1, int(total * limit))
+        elif isinstance(limit, int):
+            total = min(total, limit)
+        return sliding_batches(self.streams[split], bptt, stride, rows, total)

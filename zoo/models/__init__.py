@@ -1,8 +1,10 @@
-"""nn.Modules of the zoo: LSTM variants, pooling, classifier and language-model networks."""
+"""nn.Modules of the zoo: encoders (recurrent cores and baselines), pooling, classifier and
+language-model networks."""
 
-from zoo.models.encoder import LSTMEncoder
+from zoo.models.encoder import LSTMEncoder, RecurrentEncoder
 from zoo.models.networks import LanguageModelNetwork, SequenceClassifier
 from zoo.models.seed_lstm import SeedLSTM
-from zoo.models.spec import LSTMSpec
+from zoo.models.spec import EncoderSpec, LSTMSpec
 
-__all__ = ["LSTMEncoder", "LSTMSpec", "LanguageModelNetwork", "SeedLSTM", "SequenceClassifier"]
+__all__ = ["EncoderSpec", "LSTMEncoder", "LSTMSpec", "LanguageModelNetwork", "RecurrentEncoder", "SeedLSTM",
+           "SequenceClassifier"]

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from zoo.models.cores import Sizes, core
 from zoo.models.regularisers import regularised
-from zoo.models.spec import LSTMSpec
 from zoo.models.state import State
 
+if TYPE_CHECKING:
+    from zoo.models.spec import EncoderSpec
 
-class LSTMEncoder(nn.Module):
+
+class RecurrentEncoder(nn.Module):
     """Embeds token ids and runs the recurrent core named by `spec.variant`.
 
     With `lengths`, a packed core (`nn.LSTM`, `nn.GRU`) runs on a `PackedSequence` (no step
@@ -19,9 +23,13 @@ class LSTMEncoder(nn.Module):
     end, so all return the state at each row's last real token.
     """
 
-    def __init__(self, spec: LSTMSpec, vocab_size: int, pad_id: int | None) -> None:
+    recurrent = True
+    stateful = True  # a language model carries its state from one window into the next
+
+    def __init__(self, spec: EncoderSpec, vocab_size: int, pad_id: int | None) -> None:
         super().__init__()
         self.spec = spec
+        self.step_size = self.output_size = spec.output_size
         self.core = core(spec.variant)
         self.embedding = nn.Embedding(vocab_size, spec.embedding_dim, padding_idx=pad_id)
         self.embedding_dropout = nn.Dropout(spec.embedding_dropout)
@@ -51,9 +59,16 @@ class LSTMEncoder(nn.Module):
             )
         return outputs, state
 
+    def post_pool(self, pooled: Tensor) -> Tensor:
+        """Nothing follows pooling for a core (its output dropout comes before, in the classifier)."""
+        return pooled
+
     def last_hidden(self, state: State) -> Tensor:
         """The top layer's final hidden state, both directions side by side."""
         h_n = self.core.hidden(state)
         if self.spec.bidirectional:
             return h_n.view(self.spec.num_layers, 2, *h_n.shape[1:])[-1].transpose(0, 1).flatten(1)
         return h_n[-1]
+
+
+LSTMEncoder = RecurrentEncoder  # the name before baselines joined the zoo

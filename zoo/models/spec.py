@@ -1,21 +1,28 @@
-"""The LSTM hyperparameters shared by every variant, validated before any data loads."""
+"""The encoder hyperparameters (`model.*`), validated before any data loads.
+
+One flat spec serves every encoder, recurrent core or baseline, so a sweep tunes
+`model.hidden_size` the same way for all of them and a registered bundle rebuilds any of
+them from one dict. What each number means, and which ones an encoder refuses, is its
+descriptor's call (`zoo.models.encoders`), not a name check here."""
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from zoo.errors import ConfigError
-from zoo.models.cores import core
+from zoo.models.encoders import describe
 
 
 @dataclass(frozen=True)
-class LSTMSpec:
-    """Depth, width and regularisation of an LSTM encoder.
+class EncoderSpec:
+    """Depth, width and regularisation of an encoder.
 
-    `variant` names the recurrent core, one of those registered in `zoo.models.cores`
-    (`lstm` is `torch.nn.LSTM`, `seed` the gate equations written out by hand, `gru` ...).
+    `variant` names the encoder: a recurrent core registered in `zoo.models.cores` (`lstm`
+    is `torch.nn.LSTM`, `seed` the gate equations written out by hand, `gru` ...) or a
+    baseline in `zoo.models.baselines` (`cnn`, `bow`, `transformer`). The fields after
+    `locked_dropout` belong to baselines; their defaults mean "not used".
     """
 
     variant: str = "lstm"
@@ -24,24 +31,34 @@ class LSTMSpec:
     embedding_dim: int = 128
     dropout: float = 0.0
     embedding_dropout: float = 0.0
-    output_dropout: float = 0.0  # on the top layer's outputs the head reads (see networks.py)
+    output_dropout: float = 0.0  # on what the head reads (see networks.py)
     bidirectional: bool = False
     proj_size: int = 0  # width of h after a projection (lstmp only); 0 = none
     weight_drop: float = 0.0  # DropConnect on the recurrent matrices weight_hh (zoo/models/regularisers.py)
     locked_dropout: bool = False  # `dropout` with one mask per sequence instead of one per step
+    kernel_sizes: tuple[int, ...] = ()  # cnn: filter widths, `hidden_size` feature maps each
+    ngram_buckets: int = 0  # bow: hashed bigram embeddings (0 = words only)
+    word_dropout: float = 0.0  # bow: share of tokens left out of the average in training (DAN)
+    num_heads: int = 0  # transformer: attention heads (divide hidden_size)
+    ffn_size: int = 0  # transformer: feed-forward width (0 = 4 x hidden_size)
+    positions: str = ""  # transformer: learned | sinusoidal
+    context: int = 0  # transformer: positions it is built for (>= data.max_length or data.bptt)
 
     def __post_init__(self) -> None:
-        recurrent_core = core(self.variant)
+        if isinstance(self.kernel_sizes, list):  # from a config; stored as a tuple so the spec stays hashable
+            object.__setattr__(self, "kernel_sizes", tuple(self.kernel_sizes))
+        encoder = describe(self.variant)
         for key in ("num_layers", "hidden_size", "embedding_dim"):
             value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            low = encoder.min_layers if key == "num_layers" else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(
-                    f"model.{key}={value!r} is invalid: it must be an integer >= 1 "
-                    f"(e.g. model.{key}={1 if key == 'num_layers' else 128})"
+                    f"model.{key}={value!r} is invalid: it must be an integer >= {low} "
+                    f"(e.g. model.{key}={max(low, 1) if key == 'num_layers' else 128})"
                 )
-        for key in ("dropout", "embedding_dropout", "output_dropout"):
+        for key in ("dropout", "embedding_dropout", "output_dropout", "word_dropout"):
             value = getattr(self, key)
-            if not isinstance(value, int | float) or not 0.0 <= float(value) < 1.0:
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= float(value) < 1.0:
                 raise ConfigError(
                     f"model.{key}={value!r} is invalid: it must be a probability in [0, 1)"
                 )
@@ -51,12 +68,24 @@ class LSTMSpec:
                 f"model.weight_drop={self.weight_drop!r} is invalid: it must be a probability in [0, 1) "
                 "(the share of recurrent weights dropped per batch, e.g. model.weight_drop=0.3; 0 = off)"
             )
-        if not isinstance(self.locked_dropout, bool):
-            raise ConfigError(
-                f"model.locked_dropout={self.locked_dropout!r} is invalid: use model.locked_dropout=true or false"
-            )
-        recurrent_core.check_bidirectional(self.bidirectional)
-        recurrent_core.check_projection(self.proj_size, self.hidden_size)
+        for key in ("bidirectional", "locked_dropout"):
+            if not isinstance(getattr(self, key), bool):
+                raise ConfigError(f"model.{key}={getattr(self, key)!r} is invalid: use model.{key}=true or false")
+        for key in ("proj_size", "ngram_buckets", "num_heads", "ffn_size", "context"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"model.{key}={value!r} is invalid: it must be a whole number >= 0")
+        encoder.check(self)
+
+    @classmethod
+    def unused(cls, name: str) -> Any:
+        """The value of option `name` that means "not used" (its default)."""
+        return next(f.default for f in fields(cls) if f.name == name)
+
+    @property
+    def recurrent(self) -> bool:
+        """Whether the encoder is a recurrent core (it has a state to carry and a final hidden state)."""
+        return describe(self.variant).recurrent
 
     @property
     def num_directions(self) -> int:
@@ -64,21 +93,23 @@ class LSTMSpec:
 
     @property
     def hidden_width(self) -> int:
-        """Width of h: the projection's when there is one (lstmp), else hidden_size."""
+        """Width of a core's h: the projection's when there is one (lstmp), else hidden_size."""
         return self.proj_size or self.hidden_size
 
     @property
     def output_size(self) -> int:
-        """Width of the per-step encoder output (both directions concatenated)."""
+        """Width of a core's per-step output (both directions side by side)."""
         return self.hidden_width * self.num_directions
 
     @property
     def effective_dropout(self) -> float:
-        """Dropout between layers; with one layer there is no such place, so it is 0."""
+        """A core's dropout between layers; with one layer there is no such place, so it is 0."""
         return float(self.dropout) if self.num_layers > 1 else 0.0
 
     def warn_unused(self) -> None:
         """Say once that inter-layer dropout does nothing at depth 1 (as nn.LSTM does)."""
+        if not self.recurrent:
+            return
         if self.num_layers == 1 and self.dropout > 0:
             warnings.warn(
                 f"model.dropout={self.dropout} is ignored with model.num_layers=1: it applies "
@@ -95,11 +126,15 @@ class LSTMSpec:
             )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain values (lists, not tuples), and the baseline options only where they are used,
+        so a recurrent core's dict is what it was before baselines existed."""
+        values = asdict(self)
+        values["kernel_sizes"] = list(self.kernel_sizes)
+        return {k: v for k, v in values.items() if k in _CORE_FIELDS or getattr(self, k) != self.unused(k)}
 
     @property
     def core_name(self) -> str:
-        """`lstm`, `bilstm`, `seed`: the variant as the zoo names it."""
+        """`lstm`, `bilstm`, `seed`, `cnn`: the encoder as the zoo names it."""
         return ("bi" if self.bidirectional else "") + self.variant
 
     def label(self) -> str:
@@ -113,13 +148,19 @@ class LSTMSpec:
                 "embedding_dim": str(self.embedding_dim)}
         optional = {"bidirectional": self.bidirectional, "proj_size": self.proj_size, "dropout": self.dropout,
                     "embedding_dropout": self.embedding_dropout, "output_dropout": self.output_dropout,
-                    "weight_drop": self.weight_drop, "locked_dropout": self.locked_dropout}
+                    "weight_drop": self.weight_drop, "locked_dropout": self.locked_dropout,
+                    "ngram_buckets": self.ngram_buckets, "word_dropout": self.word_dropout,
+                    "num_heads": self.num_heads, "ffn_size": self.ffn_size, "context": self.context}
         tags.update({key: str(value).lower() if isinstance(value, bool) else f"{value:g}"
                      for key, value in optional.items() if value})
+        if self.kernel_sizes:
+            tags["kernel_sizes"] = ",".join(map(str, self.kernel_sizes))
+        if self.positions:
+            tags["positions"] = self.positions
         return tags
 
     @classmethod
-    def from_config(cls, cfg: Any) -> LSTMSpec:
+    def from_config(cls, cfg: Any) -> EncoderSpec:
         """Build from a config mapping, reporting unknown keys instead of a TypeError."""
         values = dict(cfg)
         values.pop("_target_", None)
@@ -130,4 +171,14 @@ class LSTMSpec:
             raise ConfigError(
                 f"unknown model option(s) {unknown}; model options are {sorted(known)}"
             )
+        if "kernel_sizes" in values and values["kernel_sizes"] is not None and not isinstance(
+                values["kernel_sizes"], str | int):
+            values["kernel_sizes"] = tuple(values["kernel_sizes"])
         return cls(**values)
+
+
+# the options every recurrent core was built from before baselines existed: always in `to_dict`
+_CORE_FIELDS = ("variant", "num_layers", "hidden_size", "embedding_dim", "dropout", "embedding_dropout",
+                "output_dropout", "bidirectional", "proj_size", "weight_drop", "locked_dropout")
+
+LSTMSpec = EncoderSpec  # the name before baselines joined the zoo (Python API users, pickled notebooks)

@@ -13,7 +13,7 @@ import torch
 from tokenizers import Tokenizer
 
 from zoo.errors import ZooError
-from zoo.models import LSTMSpec
+from zoo.models import EncoderSpec
 from zoo.models.ensemble import ProbabilityAverage
 from zoo.tasks import kind, kind_of_checkpoint
 
@@ -73,7 +73,7 @@ def ensemble_bundle(bundles: list[dict[str, Any]], names: list[str]) -> dict[str
 def build_network(bundle: dict[str, Any]) -> tuple[torch.nn.Module, Tokenizer]:
     """The eval-mode network (or seed ensemble) and tokenizer described by a bundle."""
     hp = bundle["hparams"]
-    spec = LSTMSpec.from_config(hp["model"])
+    spec = EncoderSpec.from_config(hp["model"])
 
     def one(state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:
         network = kind(bundle["task"]).network(spec, hp)

@@ -19,7 +19,7 @@ from mlflow.types import ColSpec, DataType, Schema
 from mlflow.types.schema import AnyType
 
 from zoo.errors import ZooError
-from zoo.models import LSTMSpec
+from zoo.models import EncoderSpec
 from zoo.registry.bundle import bundle_from_checkpoint
 from zoo.registry.locks import drop_duplicate, registration_lock
 from zoo.registry.merit import merit, tag_key, version_kind
@@ -94,7 +94,7 @@ def _tags(run: mlflow.entities.Run, bundle: dict, sweep_run_id: str | None) -> d
     """The version's tags: the architecture from the typed bundle, not MLflow's string params."""
     m, t = run.data.metrics, run.data.tags
     tags = {
-        "task_kind": bundle["task"], **LSTMSpec.from_config(bundle["hparams"]["model"]).tags(),
+        "task_kind": bundle["task"], **EncoderSpec.from_config(bundle["hparams"]["model"]).tags(),
         "params": str(int(m.get("model/params", 0))), "seed": run.data.params.get("seed", ""),
         "run_id": run.info.run_id, "git_commit": t.get("git.commit", "unknown"),
         "git_dirty": t.get("git.dirty", "unknown"),

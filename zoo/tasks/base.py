@@ -11,7 +11,7 @@ import torch
 from tokenizers import Tokenizer
 from torch import nn
 
-from zoo.models import LSTMSpec
+from zoo.models import EncoderSpec
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., Any]
@@ -28,7 +28,7 @@ class ZooTask(L.LightningModule):
 
     task_kind: str | None = None
     # the kind's network builder, (spec, hyperparameters) -> nn.Module; a bundle calls the same one
-    network_builder: Callable[[LSTMSpec, Mapping[str, Any]], nn.Module]
+    network_builder: Callable[[EncoderSpec, Mapping[str, Any]], nn.Module]
 
     def __init__(
         self,
@@ -43,7 +43,7 @@ class ZooTask(L.LightningModule):
         # tokenizer ride elsewhere); its frame is the caller of this __init__
         caller = inspect.currentframe().f_back  # type: ignore[union-attr]
         self.save_hyperparameters(ignore=["optimizer", "scheduler", "tokenizer_json"], logger=False, frame=caller)
-        self.spec = LSTMSpec.from_config(model)
+        self.spec = EncoderSpec.from_config(model)
         self.network = type(self).network_builder(self.spec, self.hparams)
         self.monitor = monitor
         self.optimizer_factory = optimizer

@@ -13,7 +13,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from zoo.data import ClassificationDataModule
 from zoo.data.base import TextDataModule
-from zoo.models import LSTMSpec, SequenceClassifier
+from zoo.models import EncoderSpec, SequenceClassifier
 from zoo.tasks.base import OptimizerFactory, SchedulerFactory, ZooTask
 from zoo.tasks.inference import classify
 from zoo.tasks.kinds import TaskKind, register
@@ -29,14 +29,14 @@ def _metrics(num_classes: int, prefix: str) -> MetricCollection:
     )
 
 
-def build_network(spec: LSTMSpec, hparams: Mapping[str, Any]) -> SequenceClassifier:
+def build_network(spec: EncoderSpec, hparams: Mapping[str, Any]) -> SequenceClassifier:
     """The network from the module's hyperparameters (a checkpoint's or a bundle's)."""
     return SequenceClassifier(spec, hparams["vocab_size"], hparams["num_classes"], hparams["pad_id"],
                               hparams.get("pooling", "last"))
 
 
 class TextClassifier(ZooTask):
-    """LSTM sequence classifier; logs train/loss, val/{loss,acc,f1_macro}, test/{...}."""
+    """Sequence classifier over any encoder; logs train/loss, val/{loss,acc,f1_macro}, test/{...}."""
 
     network_builder = staticmethod(build_network)
 

@@ -14,7 +14,8 @@ from torch import nn
 
 from zoo.data.base import TextDataModule
 from zoo.errors import ConfigError, ZooError
-from zoo.models import LSTMSpec
+from zoo.models import EncoderSpec
+from zoo.models.encoders import describe
 from zoo.models.networks import refuse_bidirectional
 from zoo.plugins import Plugins
 from zoo.tasks.base import ZooTask
@@ -36,7 +37,7 @@ class TaskKind:
     data_kind: str  # the `kind:` of the dataset YAMLs it reads
     data_module: type[TextDataModule]
     task_module: type[ZooTask]
-    network: Callable[[LSTMSpec, Mapping[str, Any]], nn.Module]  # from the module's hyperparameters
+    network: Callable[[EncoderSpec, Mapping[str, Any]], nn.Module]  # from the module's hyperparameters
     metrics: tuple[str, ...]  # validation metrics it logs: what a sweep may optimise
     primary: str  # the test metric recipes and registry versions are compared on
     maximize: bool  # whether a higher `primary` is better
@@ -47,15 +48,27 @@ class TaskKind:
     bidirectional: bool = True  # whether a bidirectional encoder is allowed
     ensembles: bool = False  # whether seed ensembles (mean class probabilities) apply
     module_args: Callable[[TextDataModule], dict[str, Any]] = _sizes  # what the module takes from the data
+    window_key: str = "max_length"  # the data option that bounds how many tokens the encoder reads at once
 
     @property
     def direction(self) -> str:
         return "maximize" if self.maximize else "minimize"
 
-    def check_model(self, spec: LSTMSpec, task: str) -> None:
-        """Refuse an encoder this kind cannot use, before any data loads."""
+    def check_encoder(self, variant: str, task: str) -> None:
+        """Refuse a classifier-only encoder for a left-to-right kind: checked before its options,
+        which a task that cannot use it at all sets for another encoder."""
+        if not self.bidirectional and not describe(variant).generates:
+            raise ConfigError(f"model.variant={variant} is for classifiers only; task={task} needs an encoder that "
+                              "reads left to right: a recurrent core (model=lstm, model=gru, ...) or model=transformer")
+
+    def check_model(self, spec: EncoderSpec, cfg: DictConfig) -> None:
+        """Refuse an encoder this kind cannot use, before any data loads: one that sees the
+        future for a left-to-right kind, a window (`data.max_length`, `data.bptt`) longer than
+        the encoder was built for."""
+        self.check_encoder(spec.variant, cfg.task.name)
         if not self.bidirectional:
-            refuse_bidirectional(spec, task)
+            refuse_bidirectional(spec, cfg.task.name)
+        describe(spec.variant).check_window(spec, cfg.data.get(self.window_key), f"data.{self.window_key}")
 
 
 _KINDS: Plugins[TaskKind] = Plugins("task kind", "zoo.tasks", "unknown task kind {name!r}; choose one of {names}")

@@ -1,5 +1,9 @@
 """LanguageModel: next-token prediction with truncated BPTT, perplexity, bits per char; and
-the `language_model` task kind (task=generation)."""
+the `language_model` task kind (task=generation).
+
+A recurrent core carries its state from one BPTT window into the next (train, validation and
+`test/loss`); a transformer has none and reads each window alone. `test/loss_sliding` scores
+both alike: every token once, from a fresh window, with at least bptt/2 tokens before it."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from torch.nn import functional as F
 from torchmetrics import MeanMetric
 
 from zoo.data import LanguageModelDataModule
-from zoo.models import LanguageModelNetwork, LSTMSpec
+from zoo.models import EncoderSpec, LanguageModelNetwork
 from zoo.models.state import State, map_state, rows
 from zoo.tasks.base import OptimizerFactory, SchedulerFactory, ZooTask
 from zoo.tasks.inference import GENERATION_PARAMS, generate, generate_text
@@ -29,7 +33,7 @@ def _detach(state: State | None, batch_size: int) -> State | None:
     return map_state(Tensor.detach, state)
 
 
-def build_network(spec: LSTMSpec, hparams: Mapping[str, Any]) -> LanguageModelNetwork:
+def build_network(spec: EncoderSpec, hparams: Mapping[str, Any]) -> LanguageModelNetwork:
     """The network from the module's hyperparameters (a checkpoint's or a bundle's)."""
     return LanguageModelNetwork(spec, hparams["vocab_size"], hparams.get("tie_weights", False))
 
@@ -106,6 +110,25 @@ class LanguageModel(ZooTask):
 
     def on_test_epoch_end(self) -> None:
         self._log_stream_metrics("test", self.test_loss)
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if isinstance(datamodule, LanguageModelDataModule):
+            loss = self.sliding_loss(datamodule.sliding("test", self.trainer.limit_test_batches))
+            self.log("test/loss_sliding", loss)
+            self.log("test/bpc_sliding", loss / math.log(2))
+
+    @torch.no_grad()
+    def sliding_loss(self, batches) -> Tensor:
+        """Nats per token with every token scored once from a fresh window (zoo.data.sliding):
+        the measure on which recurrent cores and transformers compare fairly."""
+        total, count = torch.zeros((), device=self.device), 0
+        for batch in batches:
+            logits, _ = self(batch["input_ids"].to(self.device))
+            losses = F.cross_entropy(logits.flatten(0, 1).float(), batch["targets"].to(self.device).flatten(),
+                                     reduction="none")
+            scored = batch["scored"].to(self.device).flatten()
+            total += losses[scored].sum()
+            count += int(scored.sum())
+        return total / max(count, 1)
 
     def generate(
         self,
@@ -124,5 +147,5 @@ KIND = register(TaskKind(
     network=build_network, metrics=("val/loss", "val/ppl", "val/bpc"), primary="test/loss", maximize=False,
     example="ROMEO:", predict=generate, params=GENERATION_PARAMS,
     example_params={**GENERATION_PARAMS, "max_new_tokens": 20}, bidirectional=False,
-    module_args=lambda datamodule: {"vocab_size": datamodule.vocab_size},
+    module_args=lambda datamodule: {"vocab_size": datamodule.vocab_size}, window_key="bptt",
 ))

@@ -15,7 +15,9 @@ from omegaconf import DictConfig
 from zoo.data import parse_dataset_spec
 from zoo.data.base import TextDataModule
 from zoo.errors import ConfigError
-from zoo.models import LSTMSpec
+from zoo.models import EncoderSpec
+from zoo.models.encoders import describe
+from zoo.models.networks import check_encoder_pooling
 from zoo.models.pooling import check_pooling
 from zoo.paths import ensure_folder
 from zoo.tasks import ZooTask, kind_of_config
@@ -23,11 +25,12 @@ from zoo.tracking.reach import check_store
 from zoo.training.limits import check_limits
 
 
-def check_config(cfg: DictConfig) -> LSTMSpec:
+def check_config(cfg: DictConfig) -> EncoderSpec:
     """Every check that needs no data: hyperparameters, and task/data/variant fit together."""
-    spec = LSTMSpec.from_config(cfg.model)
-    check_limits(cfg)
     kind = kind_of_config(cfg)
+    kind.check_encoder(str(cfg.model.get("variant")), cfg.task.name)
+    spec = EncoderSpec.from_config(cfg.model)
+    check_limits(cfg)
     data_spec = parse_dataset_spec(cfg.data)
     if data_spec.kind != kind.data_kind:
         raise ConfigError(
@@ -43,8 +46,20 @@ def check_config(cfg: DictConfig) -> LSTMSpec:
         if "pooling" not in signature(kind.task_module.__init__).parameters:
             raise ConfigError(f"task={cfg.task.name} pools nothing (it predicts every step), so "
                               f"task.module.pooling={cfg.task.module.pooling} does not apply: drop it")
-    kind.check_model(spec, cfg.task.name)
+    kind.check_model(spec, cfg)
+    pooling = task_pooling(cfg, spec)
+    if pooling is not None:
+        check_encoder_pooling(spec, pooling)
     return spec
+
+
+def task_pooling(cfg: DictConfig, spec: EncoderSpec) -> str | None:
+    """The pooling a classifier's module gets: `task.module.pooling`, or when it is null the
+    encoder's own (`last` for a core, `max` for a CNN, `mean` for a bag or a transformer);
+    None for a kind that pools nothing."""
+    if "pooling" not in signature(kind_of_config(cfg).task_module.__init__).parameters:
+        return None
+    return cfg.task.module.get("pooling") or describe(spec.variant).default_pooling
 
 
 def check_outputs(cfg: DictConfig) -> None:
@@ -59,14 +74,15 @@ def build_datamodule(cfg: DictConfig) -> TextDataModule:
     return data_cls(cfg.data, cache_dir=cfg.paths.cache_dir, seed=cfg.seed)
 
 
-def build_task(cfg: DictConfig, spec: LSTMSpec, datamodule: TextDataModule) -> ZooTask:
+def build_task(cfg: DictConfig, spec: EncoderSpec, datamodule: TextDataModule) -> ZooTask:
     """The LightningModule, sized by the data module (no size is written in a config) and
     told its kind, which it stores in its checkpoints."""
     kind = kind_of_config(cfg)
     factory = instantiate(cfg.task.module)
     assert datamodule.tokenizer is not None
+    pooling = task_pooling(cfg, spec)
     module = factory(model=spec.to_dict(), tokenizer_json=datamodule.tokenizer.to_str(),
-                     **kind.module_args(datamodule))
+                     **kind.module_args(datamodule), **({"pooling": pooling} if pooling else {}))
     module.task_kind = kind.name
     return module
 

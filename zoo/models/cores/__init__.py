@@ -2,18 +2,22 @@
 `conf/model/<name>.yaml` picks it with `variant: <name>`. Modules are found by importing
 the package, so adding a core is its module and its YAML, and no other edit.
 
-A core builds a batch-first module from plain sizes (what `LSTMSpec` stores, so a registered
+A core builds a batch-first module from plain sizes (what `EncoderSpec` stores, so a registered
 bundle rebuilds it), says whether it runs backwards too, and which tensor of its state is
-the hidden state that "final hidden" (`LSTMEncoder.last_hidden`) reads."""
+the hidden state that "final hidden" (`RecurrentEncoder.last_hidden`) reads. Non-recurrent
+encoders (`cnn`, `bow`, `transformer`) are a sibling registry, `zoo.models.baselines`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from torch import Tensor, nn
 
 from zoo.errors import ConfigError
+from zoo.models.options import CORE_OPTIONS, refuse_unused
+from zoo.models.pooling import POOLINGS
 from zoo.models.state import State
 from zoo.plugins import Plugins
 
@@ -55,6 +59,23 @@ class Core:
     bidirectional_instead: str = ""  # what to use instead, said when bidirectional is refused
     projects: bool = False  # it needs model.proj_size (lstmp); every other core refuses one
 
+    # what every encoder descriptor answers (zoo.models.encoders); a core answers alike for all cores
+    recurrent = True  # it has a state to carry across windows and a final hidden state
+    generates = True  # it can be a language model (it reads left to right)
+    min_layers = 1
+    default_pooling = "last"  # the final hidden state
+    poolings = POOLINGS
+
+    def check(self, spec: Any) -> None:
+        """Refuse the options of `spec` this core cannot build (the encoder spec calls this)."""
+        refuse_unused(spec, self.name, CORE_OPTIONS, {"kernel_sizes": "a CNN's filter widths",
+                                                      "num_heads": "a transformer's attention heads"})
+        self.check_bidirectional(spec.bidirectional)
+        self.check_projection(spec.proj_size, spec.hidden_size)
+
+    def check_window(self, spec: Any, window: int | None, key: str) -> None:
+        """A recurrent core reads any length."""
+
     def check_bidirectional(self, wanted: bool) -> None:
         if wanted and not self.bidirectional:
             raise ConfigError(f"model.variant={self.name} is unidirectional; use {self.bidirectional_instead}")
@@ -82,3 +103,4 @@ def register(new: Core) -> Core:
 
 all_cores = _CORES.all  # every registered core by name
 core = _CORES.find  # the core called `name`, or a ConfigError listing the cores there are
+known = _CORES.known  # whether `name` is a core (no error)
