@@ -121,11 +121,70 @@ def test_predict_names_a_file_that_is_not_utf8(tmp_path: Path, capsys: pytest.Ca
     bad = tmp_path / "latin1.txt"
     bad.write_bytes(b"ok\ncaf\xe9\n")
     err = _tool_error(predict, ["model=models:/x@champion", f"file={bad}"], capsys)
-    assert f"file={bad} is not UTF-8 text" in err and "iconv" in err
+    assert f"file={bad} is not UTF-8 text (line 2, byte 4: b'\\xe9')" in err and "iconv" in err
     err = _tool_error(predict, ["model=models:/x@champion", "file=-"], capsys, b"\x7fELF\x02\xff\xfe", monkeypatch)
-    assert "file=stdin is not UTF-8 text" in err
+    assert "file=stdin is not UTF-8 text (line 1, byte 6" in err
     err = _tool_error(predict, ["model=models:/x@champion", f"file={tmp_path}"], capsys)
     assert f"file={tmp_path} is a directory; give a file with one text per line" in err
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"", "no text to predict: {file} is empty"),
+    (b"\n  \n\t\r\n", "no text to predict: {file} has no non-blank line"),
+])
+def test_predict_refuses_input_with_no_text(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch, content: bytes, message: str) -> None:
+    path = tmp_path / "texts.txt"
+    path.write_bytes(content)
+    output = tmp_path / "out.jsonl"
+    err = _tool_error(predict, ["model=models:/x@champion", f"file={path}", f"output={output}"], capsys)
+    assert err == f"error: {message.format(file=path)}\n"
+    err = _tool_error(predict, ["model=models:/x@champion", "file=-"], capsys, content, monkeypatch)
+    assert err == f"error: {message.format(file='stdin')}\n"
+    assert list(tmp_path.iterdir()) == [path]
+
+
+class _Pipe(io.BytesIO):
+    """stdin from a pipe: read once, so checked only as it streams."""
+
+    def seekable(self) -> bool:
+        return False
+
+
+def test_predict_that_fails_midway_leaves_no_output_file(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from toy_classifier import Loaded, toy_bundle, toy_text_model
+
+    from zoo import textio
+
+    loaded = Loaded(toy_text_model(toy_bundle(tmp_path / "bundle.pt")))
+    monkeypatch.setattr(predict, "load_registered", lambda uri, tracking_uri=None: loaded)
+    monkeypatch.setattr(textio, "BLOCK_LINES", 2)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    output = out_dir / "labels.jsonl"
+    stdin = io.TextIOWrapper(_Pipe(b"w1 w2\nw3\nw4 w5\nw6\ncaf\xe9\n"), encoding="utf-8")
+    monkeypatch.setattr(sys, "stdin", stdin)
+    err = one_error_line(predict.main, ["model=models:/toy/1", "file=-", f"output={output}"], capsys)
+    assert "file=stdin is not UTF-8 text (line 5, byte 4" in err
+    assert loaded.calls == [2, 2] and list(out_dir.iterdir()) == []  # scored two blocks, kept nothing
+
+    texts = tmp_path / "texts.txt"
+    texts.write_text("w1\nw2\nw3\n")
+    writes = []
+
+    def full_disk(self, records) -> None:
+        writes.append(len(records))
+        if len(writes) == 2:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(textio.JsonLinesWriter, "write", full_disk)
+    err = one_error_line(predict.main, ["model=models:/toy/1", f"file={texts}", f"output={output}"], capsys)
+    assert err == f"error: cannot write output={output}: No space left on device; nothing was written\n"
+    assert list(out_dir.iterdir()) == []
+    for bad, message in ((tmp_path / "no" / "x.jsonl", "No such file or directory"), (out_dir, "is a directory")):
+        err = one_error_line(predict.main, ["model=models:/toy/1", f"file={texts}", f"output={bad}"], capsys)
+        assert f"output={bad}" in err and message in err
 
 
 def test_serve_checks_the_model_first(mlflow_client, tracking_uri: str, capsys: pytest.CaptureFixture[str]) -> None:

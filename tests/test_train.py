@@ -98,6 +98,18 @@ def test_nan_loss_stops_the_run_and_marks_it_failed(
     assert [r.info.status for r in runs] == ["FAILED"]
 
 
+def test_a_step_budget_shorter_than_an_epoch_validates_before_it_stops(compose: Callable[..., DictConfig],
+                                                                       mlflow_client) -> None:
+    """Lightning validates at the end of an epoch; 3 steps of an 8-batch epoch once ended in early
+    stopping's RuntimeError ("conditioned on metric `val/acc` which is not available"), run FAILED."""
+    result = run_training(compose("task=sentiment", "debug=smoke", *SMALL, "trainer.max_steps=3"))
+    run = _run(mlflow_client, result)
+    assert run.info.status == "FINISHED"
+    assert len(mlflow_client.get_metric_history(result.run_id, "val/acc")) == 1
+    assert result.best_checkpoint and "test/acc" in result.metrics
+    assert torch.load(result.best_checkpoint, weights_only=True, map_location="cpu")["global_step"] == 3
+
+
 def test_output_dir_holds_checkpoint_and_tokenizer(compose: Callable[..., DictConfig]) -> None:
     result = run_training(compose("task=sentiment", "debug=smoke", *SMALL))
     out = Path(result.output_dir)

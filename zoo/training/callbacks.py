@@ -1,6 +1,7 @@
 """Lightning callbacks lstm-zoo adds: throughput per epoch, a stop on non-finite loss, a
-warning when the training loss never decreases, one progress line per epoch and a progress bar
-that shows the loss and the monitored metric."""
+validation pass before a step budget ends a run that never validated, a warning when the
+training loss never decreases, one progress line per epoch and a progress bar that shows the
+loss and the monitored metric."""
 
 from __future__ import annotations
 
@@ -82,6 +83,33 @@ class NonFiniteLossGuard(Callback):
                 "(task.module.optimizer.lr=...), clip gradients (trainer.gradient_clip_val=1.0), "
                 "or check the data for empty or corrupt rows."
             )
+
+
+class ValidateBeforeStepLimit(Callback):
+    """Validates before `trainer.max_steps` ends a run that has not validated yet.
+
+    Lightning validates at the end of an epoch (or every `val_check_interval`), so a step budget
+    shorter than that would end training with no `val/...` metric at all: early stopping fails on
+    the missing metric (a RuntimeError) and no best checkpoint is kept to test and register.
+    Asking to stop (`trainer.should_stop`, as early stopping itself does) at the last step makes
+    Lightning's epoch loop run one validation pass before it ends. Runs that validated already
+    keep their schedule unchanged."""
+
+    def __init__(self) -> None:
+        self.validated = False
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.validated = False
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self.validated = True
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if not self.validated and 0 < trainer.max_steps <= trainer.global_step:
+            trainer.should_stop = True
 
 
 LOSS_TAG = "zoo.loss_never_decreased"  # set "true" on a run whose training loss never went below its first
