@@ -11,6 +11,8 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 
 SWEEP ?= sentiment_sst2
+# the model comparison (LSTM or another model?): its specs in sweeps/, comma-separated
+COMPARE ?= compare_trec,compare_sst2,compare_tinyshakespeare
 # the variant study (Greff et al. 2017): its sweeps, comma-separated
 STUDY ?= variants_trec,variants_sst2
 N_TRIALS ?=
@@ -35,7 +37,7 @@ FOLDS ?=
 VERSION ?= challenger
 SERVE_PORT ?= 5001
 
-.PHONY: help install test test-slow ui-screenshots lint data train sweep study benchmark register promote serve zoo reproduce bench ui services services-stop clean
+.PHONY: help install test test-slow ui-screenshots lint data train sweep study compare benchmark register promote serve zoo reproduce bench ui services services-stop clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -75,6 +77,11 @@ study: data ## variant study: run each sweep (resumes), write docs/variants.md: 
 	  $(PY) -m zoo.sweep sweep=$$sweep $(if $(N_TRIALS),n_trials=$(N_TRIALS)) $(if $(WORKERS),workers=$(WORKERS)) $(ARGS); \
 	done
 	$(PY) -m zoo.study sweeps=$(STUDY)
+
+compare: data ## LSTM or another model? each comparison (resumes), into docs/lstm-or-not.md: make compare [COMPARE=compare_trec] [WORKERS=2]
+	@set -e; for spec in $(subst $(comma), ,$(COMPARE)); do \
+	  $(PY) -m zoo.compare spec=$$spec $(if $(N_TRIALS),n_trials=$(N_TRIALS)) $(if $(WORKERS),workers=$(WORKERS)) $(ARGS); \
+	done
 
 benchmark: data ## recipes over seeds (and folds): make benchmark EXPERIMENT=sst2_bilstm,trec_bilstm SEEDS=5 [FOLDS=10] [WORKERS=2]
 	$(PY) -m zoo.benchmark $(if $(EXPERIMENT),experiment=$(EXPERIMENT)) seeds=$(or $(SEEDS),5) $(if $(FOLDS),folds=$(FOLDS)) $(if $(WORKERS),workers=$(WORKERS)) $(OVERRIDES)

@@ -6,8 +6,8 @@ from collections import Counter
 
 import optuna
 
-from zoo.sweeps.balanced import BalancedSampler, least_used
-from zoo.sweeps.factories import build
+from zoo.sweeps.search.balanced import BalancedSampler, least_used
+from zoo.sweeps.search.factories import build
 
 
 def test_least_used_takes_the_first_of_the_rarest() -> None:
@@ -48,5 +48,5 @@ def test_a_failed_trial_gives_its_core_another_turn() -> None:
 
 
 def test_the_variant_specs_build_it_by_target() -> None:
-    sampler = build({"_target_": "zoo.sweeps.balanced.BalancedSampler", "param": "model", "seed": 0}, "sampler")
+    sampler = build({"_target_": "zoo.sweeps.search.balanced.BalancedSampler", "param": "model", "seed": 0}, "sampler")
     assert isinstance(sampler, BalancedSampler) and sampler.param == "model"

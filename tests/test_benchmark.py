@@ -21,7 +21,8 @@ from zoo.errors import ZooError
 from zoo.registry.bundle import build_network, bundle_from_checkpoint, ensemble_bundle
 from zoo.registry.ensemble import register_ensemble
 from zoo.registry.loading import load_registered
-from zoo.sweeps import replicates
+from zoo.sweeps.benchmark import arms, replicates
+from zoo.sweeps.orchestration import objective as child_runs
 
 TINY = ["debug=smoke", "model.hidden_size=8", "model.embedding_dim=8", "trainer.limit_train_batches=3",
         "trainer.limit_val_batches=2", "trainer.limit_test_batches=2"]
@@ -93,20 +94,20 @@ def test_seeds_give_statistics_resume_and_an_ensemble(store, capsys: pytest.Capt
 
 def test_a_failed_seed_is_reported_and_a_rerun_retries_only_it(store, monkeypatch, capsys) -> None:
     uri, args = store
-    real = replicates.run_training
+    real = child_runs.run_training
 
     def flaky(cfg, *a, **k):
         if cfg.seed == 1:
             raise RuntimeError("simulated out of memory")
         return real(cfg, *a, **k)
 
-    monkeypatch.setattr(replicates, "run_training", flaky)
+    monkeypatch.setattr(child_runs, "run_training", flaky)
     assert benchmark.main(["experiment=trec_lstm", "seeds=2", *args]) == 1
     out, err = capsys.readouterr()
     assert "missing seed1: RuntimeError: simulated out of memory" in out and "rerun the same command" in err
     client = mlflow.MlflowClient(uri)
     assert _parent(client).info.status == "FAILED"
-    monkeypatch.setattr(replicates, "run_training", real)
+    monkeypatch.setattr(child_runs, "run_training", real)
     assert benchmark.main(["experiment=trec_lstm", "seeds=2", *args]) == 0
     parent = _parent(client)
     assert parent.info.status == "FINISHED" and parent.data.metrics["n_seeds"] == 2
@@ -116,7 +117,7 @@ def test_a_failed_seed_is_reported_and_a_rerun_retries_only_it(store, monkeypatc
 
 def test_a_dead_workers_seed_runs_again(store, tmp_path: Path) -> None:
     uri, args = store
-    arm = replicates.Arm("trec_lstm", ["experiment=trec_lstm", *args[:-1]], [0], recipe="trec_lstm")
+    arm = arms.Arm("trec_lstm", ["experiment=trec_lstm", *args[:-1]], [0], recipe="trec_lstm")
     storage = args[-1].removeprefix("storage=")
     study = optuna.create_study(study_name=arm.study_name, storage=storage, direction="maximize",
                                 sampler=replicates.QueueOnlySampler())
@@ -124,7 +125,7 @@ def test_a_dead_workers_seed_runs_again(store, tmp_path: Path) -> None:
     if dead == 0:
         os._exit(0)
     os.waitpid(dead, 0)
-    seed = optuna.distributions.IntDistribution(*replicates.SEED_RANGE)
+    seed = optuna.distributions.IntDistribution(*arms.SEED_RANGE)
     study.add_trial(create_trial(state=TrialState.RUNNING, params={"seed": 0}, distributions={"seed": seed},
                                  user_attrs={"worker": f"{socket.gethostname()}:{dead}"}))
     assert benchmark.main(["experiment=trec_lstm", "seeds=1", *args]) == 0
@@ -177,7 +178,7 @@ def test_ensemble_bundles_need_one_classifier_recipe() -> None:
 ])
 def test_bad_benchmark_arguments_fail_before_training(argv, message, store, monkeypatch, capsys) -> None:
     _, args = store
-    monkeypatch.setattr(replicates, "run_training", lambda *a, **k: pytest.fail("trained despite bad input"))
+    monkeypatch.setattr(child_runs, "run_training", lambda *a, **k: pytest.fail("trained despite bad input"))
     assert message in one_error_line(benchmark.main, [*args, *argv], capsys)
 
 

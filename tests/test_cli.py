@@ -19,7 +19,8 @@ from zoo.paths import PROJECT_ROOT
 
 SCRIPTS = {"zoo-train": "train", "zoo-sweep": "sweep", "zoo-study": "study", "zoo-benchmark": "benchmark",
            "zoo-predict": "predict", "zoo-generate": "generate", "zoo-register": "register", "zoo-promote": "promote",
-           "zoo-reproduce": "reproduce", "zoo-zoo": "model_zoo", "zoo-bench": "bench", "zoo-serve": "serve"}
+           "zoo-reproduce": "reproduce", "zoo-zoo": "model_zoo", "zoo-bench": "bench", "zoo-serve": "serve",
+           "zoo-compare": "compare"}
 CLICK_TOOLS = [module for module in SCRIPTS.values() if module != "train"]
 
 

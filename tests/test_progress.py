@@ -18,7 +18,8 @@ from mlflow.types import DataType
 from omegaconf import DictConfig
 
 from zoo.paths import PROJECT_ROOT
-from zoo.sweeps.runner import eta_seconds, format_eta, trial_line
+from zoo.sweeps.orchestration.loop import eta_seconds, format_eta
+from zoo.sweeps.search.runner import trial_line
 from zoo.training.callbacks import format_duration, format_epoch_line
 from zoo.training.pipeline import run_training
 

@@ -11,9 +11,10 @@ import pytest
 from omegaconf import OmegaConf
 
 from zoo.errors import ConfigError
-from zoo.sweeps.space import suggest
-from zoo.sweeps.spec import SweepSpec, load_sweep_config, parse_sweep_spec
-from zoo.sweeps.study import load_study, make_pruner, make_sampler, open_storage
+from zoo.sweeps.orchestration.storage import open_storage
+from zoo.sweeps.search.space import suggest
+from zoo.sweeps.search.spec import SweepSpec, load_sweep_config, parse_sweep_spec
+from zoo.sweeps.search.studies import load_study, make_pruner, make_sampler
 
 BASE: dict[str, Any] = {
     "recipe": ["task=classification"],

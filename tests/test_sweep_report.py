@@ -9,9 +9,9 @@ from pathlib import Path
 import optuna
 from omegaconf import OmegaConf
 
-from zoo.sweeps.report import _save_plots
-from zoo.sweeps.space import suggest
-from zoo.sweeps.spec import parse_sweep_spec
+from zoo.sweeps.search.report import _save_plots
+from zoo.sweeps.search.space import suggest
+from zoo.sweeps.search.spec import parse_sweep_spec
 
 SPEC = parse_sweep_spec("t", OmegaConf.create({
     "recipe": ["task=classification"],

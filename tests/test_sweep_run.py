@@ -22,8 +22,8 @@ from servers import server_absent
 
 from zoo.errors import ConfigError
 from zoo.paths import PROJECT_ROOT
-from zoo.sweeps.runner import run_sweep
-from zoo.sweeps.spec import load_sweep_config, parse_sweep_spec
+from zoo.sweeps.search.runner import run_sweep
+from zoo.sweeps.search.spec import load_sweep_config, parse_sweep_spec
 
 TINY = ["task=classification", "debug=smoke", "model.embedding_dim=8", "trainer.max_epochs=2",
         "trainer.limit_train_batches=3", "trainer.limit_val_batches=2", "trainer.limit_test_batches=1"]

@@ -17,10 +17,11 @@ from servers import server_absent
 
 from zoo.errors import ConfigError
 from zoo.paths import PROJECT_ROOT
-from zoo.sweeps.check import check_against_config
-from zoo.sweeps.space import to_overrides
-from zoo.sweeps.spec import available_sweeps, load_sweep_config, parse_sweep_spec
-from zoo.sweeps.study import make_pruner, make_sampler, masked, open_storage
+from zoo.sweeps.orchestration.storage import masked, open_storage
+from zoo.sweeps.search.check import check_against_config
+from zoo.sweeps.search.space import to_overrides
+from zoo.sweeps.search.spec import available_sweeps, load_sweep_config, parse_sweep_spec
+from zoo.sweeps.search.studies import make_pruner, make_sampler
 
 BASE: dict[str, Any] = {
     "recipe": ["task=classification"],
@@ -81,8 +82,8 @@ def test_key_absent_from_the_config_is_named() -> None:
     spec = _spec(search_space={**BASE["search_space"], "model.hiden": {"type": "float", "low": 0, "high": 1}})
     with pytest.raises(ConfigError, match=r"'model.hiden' names a key absent.*model has \[.*'hidden_size'"):
         check_against_config(spec)
-    group = _spec(search_space={**BASE["search_space"], "model": {"type": "categorical", "choices": ["transformer"]}})
-    with pytest.raises(ConfigError, match=r"'model' is a config group.*unknown: \['transformer'\]"):
+    group = _spec(search_space={**BASE["search_space"], "model": {"type": "categorical", "choices": ["xlnet"]}})
+    with pytest.raises(ConfigError, match=r"'model' is a config group.*unknown: \['xlnet'\]"):
         check_against_config(group)
 
 
@@ -136,7 +137,7 @@ def test_the_readme_postgresql_url_form_opens() -> None:
 CLAIM = """
 import json, pathlib, sys, time
 import optuna
-from zoo.sweeps.study import open_storage
+from zoo.sweeps.orchestration.storage import open_storage
 study = optuna.load_study(study_name="queue", storage=open_storage(sys.argv[1]))
 print("ready", flush=True)
 while not pathlib.Path(sys.argv[2]).exists():  # both start claiming at once
@@ -149,7 +150,7 @@ print(json.dumps(claimed))
 
 
 def test_two_workers_never_claim_the_same_queued_trial_on_sqlite(tmp_path) -> None:
-    """SQLite ignores SELECT ... FOR UPDATE: without BEGIN IMMEDIATE (zoo.sweeps.study.begin_immediate)
+    """SQLite ignores SELECT ... FOR UPDATE: without BEGIN IMMEDIATE (zoo.sweeps.orchestration.storage.begin_immediate)
     two processes claimed 6 to 12 of 60 queued trials twice, and a benchmark seed ran twice."""
     url = f"sqlite:///{tmp_path}/optuna.db"
     study = optuna.create_study(study_name="queue", storage=open_storage(url))
@@ -183,7 +184,7 @@ def test_a_sweep_is_a_valid_yaml_named_in_sweeps(tmp_path, monkeypatch, name: st
     folder.mkdir()
     (folder / "broken.yaml").write_text(text)
     (tmp_path / "outside.yaml").write_text(text)  # beside sweeps/: never read
-    monkeypatch.setattr("zoo.sweeps.spec.SWEEPS_DIR", folder)
+    monkeypatch.setattr("zoo.sweeps.search.spec.SWEEPS_DIR", folder)
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_sweep_config(name, {})
 

@@ -12,6 +12,7 @@ import torch
 from omegaconf import DictConfig, open_dict
 
 from zoo.data import ClassificationDataModule
+from zoo.direction import Direction
 from zoo.errors import ConfigError, ZooError
 from zoo.registry.bundle import bundle_from_checkpoint
 from zoo.registry.merit import version_kind
@@ -33,7 +34,7 @@ def _toy_predict(model: Inference, texts: list[str], params: Mapping[str, Any]) 
 # bidirectional encoders and answers with an extra column: nothing outside this file changes.
 TOY = register(TaskKind(
     name="toy", data_kind="classification", data_module=ClassificationDataModule, task_module=TextClassifier,
-    network=build_network, metrics=("val/f1_macro",), primary="test/f1_macro", maximize=True,
+    network=build_network, metrics=("val/f1_macro",), primary="test/f1_macro", direction=Direction.MAXIMIZE,
     example="a toy sentence", predict=_toy_predict, bidirectional=False,
     module_args=lambda dm: {**dm.sizes(), "class_names": ["neg", "pos"]},
 ))

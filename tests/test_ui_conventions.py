@@ -14,12 +14,12 @@ import pytest
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE
 from omegaconf import OmegaConf
 
-from zoo.sweeps.objective import trial_run_name
-from zoo.sweeps.replicates import Arm, replicate_run_name
-from zoo.sweeps.report import MIN_TRIALS_FOR_FITTED_PLOTS, _save_plots, summary_markdown
-from zoo.sweeps.space import suggest
-from zoo.sweeps.spec import parse_sweep_spec
-from zoo.sweeps.study import load_study
+from zoo.sweeps.benchmark.arms import Arm, replicate_run_name
+from zoo.sweeps.search.objective import trial_run_name
+from zoo.sweeps.search.report import MIN_TRIALS_FOR_FITTED_PLOTS, _save_plots, summary_markdown
+from zoo.sweeps.search.space import suggest
+from zoo.sweeps.search.spec import parse_sweep_spec
+from zoo.sweeps.search.studies import load_study
 from zoo.tracking.datasets import DIGEST_CHARS
 from zoo.tracking.store import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG, ensure_experiment
 from zoo.tracking.ui_view import VIEW_TAG, experiment_page, view_tag_value

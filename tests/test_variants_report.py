@@ -16,8 +16,10 @@ from tool_errors import one_error_line
 
 from zoo.errors import ConfigError
 from zoo.study import main
-from zoo.sweeps.spec import parse_sweep_spec
-from zoo.sweeps.variants import (
+from zoo.sweeps.search.spec import parse_sweep_spec
+from zoo.sweeps.sections import write_sections
+from zoo.sweeps.variants.analysis import (
+    HEADER,
     CoreStats,
     analyse,
     compare,
@@ -25,7 +27,6 @@ from zoo.sweeps.variants import (
     plot_path,
     section_markdown,
     write_report,
-    write_sections,
 )
 
 LR = "task.module.optimizer.lr"
@@ -174,9 +175,9 @@ def test_markdown_and_plot(report, tmp_path: Path) -> None:
 
 def test_a_study_section_is_replaced_and_the_others_kept(tmp_path: Path) -> None:
     out = tmp_path / "variants.md"
-    write_sections(out, {"variants_trec": "## trec v1\n"})
-    write_sections(out, {"variants_sst2": "## sst2\n"})
-    write_sections(out, {"variants_trec": "## trec v2\n"})
+    write_sections(out, HEADER, {"variants_trec": "## trec v1\n"})
+    write_sections(out, HEADER, {"variants_sst2": "## sst2\n"})
+    write_sections(out, HEADER, {"variants_trec": "## trec v2\n"})
     text = out.read_text()
     assert "## trec v2" in text and "## sst2" in text and "trec v1" not in text
     assert text.index("trec v2") < text.index("sst2") and text.count("# Which LSTM?") == 1
@@ -192,7 +193,7 @@ def sweeps_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder.mkdir()
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     (folder / "variants_toy.yaml").write_text(OmegaConf.to_yaml({**SPEC_YAML, "storage": storage}))
-    monkeypatch.setattr("zoo.sweeps.spec.SWEEPS_DIR", folder)
+    monkeypatch.setattr("zoo.sweeps.search.spec.SWEEPS_DIR", folder)
     monkeypatch.delenv("ZOO_OPTUNA_STORAGE", raising=False)
     return tmp_path
 

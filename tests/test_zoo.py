@@ -14,7 +14,7 @@ from tool_errors import one_error_line
 
 from zoo.model_zoo import benchmark_recipe, main, recipes, train_recipe, write_leaderboard
 from zoo.registry.ensemble import register_ensemble
-from zoo.sweeps.study import open_storage
+from zoo.sweeps.orchestration.storage import open_storage
 from zoo.training.builders import check_config
 
 REQUIRED = {  # recipe: (dataset, task, variant, bidirectional)

@@ -16,7 +16,7 @@ import sys
 import click
 
 from zoo.cli import ZooCommand, as_key_values, overrides_argument, worker_options
-from zoo.sweeps.benchmark import OPTIONS, parse_args, run_benchmark
+from zoo.sweeps.benchmark.run import OPTIONS, parse_args, run_benchmark
 
 
 @click.command("zoo-benchmark", cls=ZooCommand)

@@ -24,9 +24,10 @@ from zoo.registry.leaderboard import Row, markdown, plot, rows
 from zoo.registry.loading import default_tracking_uri
 from zoo.registry.merit import stats_tags
 from zoo.registry.versions import Registered, promote, register_run
-from zoo.sweeps.benchmark import OPTIONS, parse_seeds, recipes, report
-from zoo.sweeps.replicates import Arm, run_arms
-from zoo.sweeps.study import open_storage, storage_url
+from zoo.sweeps.benchmark.arms import Arm
+from zoo.sweeps.benchmark.replicates import run_arms
+from zoo.sweeps.benchmark.run import OPTIONS, parse_seeds, recipes, report
+from zoo.sweeps.orchestration.storage import open_storage, storage_url
 from zoo.training.pipeline import run_training
 
 

@@ -20,9 +20,10 @@ from sqlalchemy.engine import make_url
 from zoo.cli import ZooCommand
 from zoo.errors import ConfigError
 from zoo.paths import PROJECT_ROOT
-from zoo.sweeps.spec import SweepSpec, load_sweep_config, parse_sweep_spec
-from zoo.sweeps.study import existing_study, open_storage, storage_url
-from zoo.sweeps.variants import REFERENCE, VariantReport, analyse, core_choices, write_report
+from zoo.sweeps.orchestration.storage import open_storage, storage_url
+from zoo.sweeps.search.spec import SweepSpec, load_sweep_config, parse_sweep_spec
+from zoo.sweeps.search.studies import existing_study
+from zoo.sweeps.variants.analysis import REFERENCE, VariantReport, analyse, core_choices, write_report
 
 DEFAULT_OUT = PROJECT_ROOT / "docs" / "variants.md"
 

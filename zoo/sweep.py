@@ -17,8 +17,8 @@ from omegaconf import OmegaConf
 from zoo.cli import Switch, ZooCommand, as_key_values, overrides_argument, worker_options
 from zoo.errors import ConfigError
 from zoo.quiet import progress_to_console
-from zoo.sweeps.runner import run_sweep
-from zoo.sweeps.spec import available_sweeps, load_sweep_config, parse_sweep_spec
+from zoo.sweeps.search.runner import run_sweep
+from zoo.sweeps.search.spec import available_sweeps, load_sweep_config, parse_sweep_spec
 
 
 @click.command("zoo-sweep", cls=ZooCommand)

@@ -7,6 +7,7 @@ import tempfile
 from typing import Any
 
 import mlflow
+import numpy as np
 import torch
 from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, OmegaConf
@@ -68,16 +69,56 @@ def member_config(client: mlflow.MlflowClient, run_id: str, tracking_uri: str) -
 @torch.no_grad()
 def test_metrics(network: torch.nn.Module, datamodule: Any) -> dict[str, float]:
     """Accuracy, macro-F1 and loss (nats) of a classifier network on the test split."""
+    return score_test(network, datamodule)[0]
+
+
+@torch.no_grad()
+def score_test(network: torch.nn.Module, datamodule: Any) -> tuple[dict[str, float], np.ndarray]:
+    """The test metrics, and per test example (in the test loader's order) 1.0 where the
+    network's most probable class is the label: what a paired bootstrap compares."""
     classes = len(datamodule.classes)
     accuracy, f1 = MulticlassAccuracy(classes, average="micro"), MulticlassF1Score(classes, average="macro")
-    loss, count = 0.0, 0
+    loss, count, correct = 0.0, 0, []
     for batch in datamodule.test_dataloader():
         log_probs = network(batch["input_ids"], batch["lengths"])
         loss += float(F.nll_loss(log_probs, batch["labels"], reduction="sum"))
         count += len(batch["labels"])
         accuracy.update(log_probs, batch["labels"])
         f1.update(log_probs, batch["labels"])
-    return {"test/acc": float(accuracy.compute()), "test/f1_macro": float(f1.compute()), "test/loss": loss / count}
+        correct.append((log_probs.argmax(dim=-1) == batch["labels"]).float().numpy())
+    metrics = {"test/acc": float(accuracy.compute()), "test/f1_macro": float(f1.compute()), "test/loss": loss / count}
+    return metrics, np.concatenate(correct)
+
+
+def run_bundle(client: mlflow.MlflowClient, run: mlflow.entities.Run) -> dict[str, Any]:
+    """The bundle of one training run, from its logged checkpoint."""
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = client.download_artifacts(run.info.run_id, CHECKPOINT, tmp)
+        except (MlflowException, OSError):
+            raise ZooError(f"run {run.info.run_id} has no {CHECKPOINT} (logger.log_checkpoint=false?); "
+                           "an ensemble and the model comparison are built from each seed's checkpoint") from None
+        return bundle_from_checkpoint(path, logged_max_length(run))
+
+
+def seed_bundles(client: mlflow.MlflowClient, runs: list[mlflow.entities.Run]) -> dict[str, Any]:
+    """One ensemble bundle from the checkpoints of `runs` (seeds of one recipe)."""
+    return ensemble_bundle([run_bundle(client, run) for run in runs], [f"run {r.info.run_id}" for r in runs])
+
+
+def score_ensemble(client: mlflow.MlflowClient, runs: list[mlflow.entities.Run], tracking_uri: str
+                   ) -> tuple[dict[str, Any], dict[str, float], np.ndarray]:
+    """The seed ensemble's bundle, its test metrics and per-example correctness, scored on the
+    test split the members were scored on (refused when the data now tokenizes differently)."""
+    bundle = seed_bundles(client, runs)
+    network, _ = build_network(bundle)
+    datamodule = build_datamodule(member_config(client, runs[0].info.run_id, tracking_uri))
+    datamodule.setup()
+    if datamodule.tokenizer.to_str() != bundle["tokenizer_json"]:
+        raise ZooError("the data now gives another tokenizer than the seed runs were trained with (the data "
+                       "changed?); refusing to score the ensemble on it")
+    metrics, correct = score_test(network, datamodule)
+    return bundle, metrics, correct
 
 
 def register_ensemble(parent_run_id: str, tracking_uri: str, alias: str | None = "challenger") -> Registered:
@@ -97,23 +138,7 @@ def _register_ensemble(parent_run_id: str, tracking_uri: str, alias: str | None)
         found = existing_version(client, model_name(run), run.info.run_id, alias)
         if found:
             return found
-    bundles = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for run in runs:
-            try:
-                path = client.download_artifacts(run.info.run_id, CHECKPOINT, f"{tmp}/{run.info.run_id}")
-            except (MlflowException, OSError):
-                raise ZooError(f"seed run {run.info.run_id} has no {CHECKPOINT} (logger.log_checkpoint=false?); "
-                               "an ensemble is built from every seed's checkpoint") from None
-            bundles.append(bundle_from_checkpoint(path, logged_max_length(run)))
-    bundle = ensemble_bundle(bundles, [f"run {r.info.run_id}" for r in runs])
-    network, _ = build_network(bundle)
-    datamodule = build_datamodule(member_config(client, runs[0].info.run_id, tracking_uri))
-    datamodule.setup()
-    if datamodule.tokenizer.to_str() != bundle["tokenizer_json"]:
-        raise ZooError("the data now gives another tokenizer than the seed runs were trained with (the data "
-                       "changed?); refusing to score the ensemble on it")
-    metrics = test_metrics(network, datamodule)
+    bundle, metrics, _ = score_ensemble(client, runs, tracking_uri)
     first = runs[0]
     tags = {**{k: v for k, v in first.data.tags.items() if k.startswith(("zoo.recipe", "git.", "data.sha256."))},
             ENSEMBLE_OF: parent_run_id, "zoo.ensemble": "true", "mlflow.parentRunId": parent_run_id,

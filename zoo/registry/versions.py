@@ -283,7 +283,7 @@ def promote(name: str, ref: str, tracking_uri: str) -> str:
     client = mlflow.MlflowClient(tracking_uri)
     candidate = resolve_version(client, name, ref)
     task_kind = version_kind(candidate.tags)
-    metric, higher = task_kind.primary, task_kind.maximize
+    metric, direction = task_kind.primary, task_kind.direction
     key = metric.replace("/", "_")
     if key not in candidate.tags:
         raise ZooError(f"{name} v{candidate.version} has no {metric} (its run skipped the test split), so it "
@@ -300,7 +300,7 @@ def promote(name: str, ref: str, tracking_uri: str) -> str:
         return f"{name} v{candidate.version} is already the champion ({measured})"
     if champion is not None:
         best, best_measured = merit(champion.tags, metric)
-        if (value <= best) if higher else (value >= best):
+        if not direction.better(value, best):
             return f"kept champion {name} v{champion.version} ({best_measured}); v{candidate.version} has {measured}"
     client.set_registered_model_alias(name, CHAMPION, candidate.version)
     before = f" over v{champion.version} ({merit(champion.tags, metric)[1]})" if champion else " (no champion before)"

@@ -1,1 +1,3 @@
-"""Optuna sweeps over the training pipeline: specs, search spaces, studies, reports."""
+"""Studies over the training pipeline, on one orchestration (`orchestration/`): searches
+(`search/`), benchmarks over seeds and folds (`benchmark/`), the variant study
+(`variants/`) and the model comparison (`compare/`)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import torch
 from torch import Tensor
 from torch.nn import functional as F
 from torchmetrics import MeanMetric, MetricCollection
@@ -13,6 +14,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from zoo.data import ClassificationDataModule
 from zoo.data.base import TextDataModule
+from zoo.direction import Direction
 from zoo.models import EncoderSpec, SequenceClassifier
 from zoo.tasks.base import OptimizerFactory, SchedulerFactory, ZooTask
 from zoo.tasks.inference import classify
@@ -112,6 +114,7 @@ def _module_args(datamodule: TextDataModule) -> dict[str, Any]:
 KIND = register(TaskKind(
     name="classifier", data_kind="classification", data_module=ClassificationDataModule,
     task_module=TextClassifier, network=build_network, metrics=("val/acc", "val/f1_macro", "val/loss"),
-    primary="test/acc", maximize=True, example="a gripping, beautifully acted film", predict=classify,
+    primary="test/acc", direction=Direction.MAXIMIZE, example="a gripping, beautifully acted film", predict=classify,
     ensembles=True, module_args=_module_args,
+    forward_tokens=lambda network, tokens: network(tokens, torch.full((len(tokens),), tokens.shape[1])),
 ))

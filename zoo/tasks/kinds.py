@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from omegaconf import DictConfig
-from torch import nn
+from torch import Tensor, nn
 
 from zoo.data.base import TextDataModule
+from zoo.direction import Direction
 from zoo.errors import ConfigError, ZooError
 from zoo.models import EncoderSpec
 from zoo.models.encoders import describe
@@ -40,7 +41,7 @@ class TaskKind:
     network: Callable[[EncoderSpec, Mapping[str, Any]], nn.Module]  # from the module's hyperparameters
     metrics: tuple[str, ...]  # validation metrics it logs: what a sweep may optimise
     primary: str  # the test metric recipes and registry versions are compared on
-    maximize: bool  # whether a higher `primary` is better
+    direction: Direction  # which way `primary` (and every metric the kind compares) improves
     example: str  # an input for the registered model's signature and input example
     predict: Predict  # raw texts -> output columns, for the pyfunc
     params: Mapping[str, Any] | None = None  # inference options with defaults (the pyfunc's params)
@@ -49,10 +50,12 @@ class TaskKind:
     ensembles: bool = False  # whether seed ensembles (mean class probabilities) apply
     module_args: Callable[[TextDataModule], dict[str, Any]] = _sizes  # what the module takes from the data
     window_key: str = "max_length"  # the data option that bounds how many tokens the encoder reads at once
+    # the network's output for a batch of whole token rows (no padding): what latency is measured on
+    forward_tokens: Callable[[nn.Module, Tensor], Tensor] | None = None
 
     @property
-    def direction(self) -> str:
-        return "maximize" if self.maximize else "minimize"
+    def maximize(self) -> bool:
+        return self.direction.higher_is_better
 
     def check_encoder(self, variant: str, task: str) -> None:
         """Refuse a classifier-only encoder for a left-to-right kind: checked before its options,

@@ -17,6 +17,7 @@ from torch.nn import functional as F
 from torchmetrics import MeanMetric
 
 from zoo.data import LanguageModelDataModule
+from zoo.direction import Direction
 from zoo.models import EncoderSpec, LanguageModelNetwork
 from zoo.models.state import State, map_state, rows
 from zoo.tasks.base import OptimizerFactory, SchedulerFactory, ZooTask
@@ -144,8 +145,9 @@ class LanguageModel(ZooTask):
 
 KIND = register(TaskKind(
     name="language_model", data_kind="text", data_module=LanguageModelDataModule, task_module=LanguageModel,
-    network=build_network, metrics=("val/loss", "val/ppl", "val/bpc"), primary="test/loss", maximize=False,
-    example="ROMEO:", predict=generate, params=GENERATION_PARAMS,
+    network=build_network, metrics=("val/loss", "val/ppl", "val/bpc"), primary="test/loss",
+    direction=Direction.MINIMIZE, example="ROMEO:", predict=generate, params=GENERATION_PARAMS,
     example_params={**GENERATION_PARAMS, "max_new_tokens": 20}, bidirectional=False,
     module_args=lambda datamodule: {"vocab_size": datamodule.vocab_size}, window_key="bptt",
+    forward_tokens=lambda network, tokens: network(tokens)[0],
 ))

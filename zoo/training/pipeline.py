@@ -27,6 +27,7 @@ from zoo.training.builders import (
     check_config,
     check_outputs,
 )
+from zoo.training.cpu_time import CpuTime
 from zoo.training.latency import inference_ms
 from zoo.training.summary import TrainResult
 
@@ -87,7 +88,7 @@ def run_training(
     datamodule.setup()
     L.seed_everything(cfg.seed, workers=True)
     module = build_task(cfg, spec, datamodule)
-    callbacks = build_callbacks(cfg) + list(extra_callbacks)
+    callbacks = [*build_callbacks(cfg), CpuTime(cfg.task.monitor, cfg.task.monitor_mode), *extra_callbacks]
     for orphan in close_orphaned_runs(cfg.logger.tracking_uri):
         print(f"closed run {orphan} as KILLED: the process that ran it on this host is gone", flush=True)
     logger = create_logger(cfg, spec.label(), run_tags(cfg.seed, fingerprints, extra_tags), run_id)

@@ -45,6 +45,10 @@ class Baseline:
     recurrent = False
     poolings = STEP_POOLINGS
 
+    @property
+    def options(self) -> tuple[str, ...]:
+        return tuple(self.takes)
+
     def check(self, spec: EncoderSpec) -> None:
         refuse_unused(spec, self.name, self.takes, self.hints)
         if self.validate is not None:

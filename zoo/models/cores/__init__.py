@@ -66,6 +66,11 @@ class Core:
     default_pooling = "last"  # the final hidden state
     poolings = POOLINGS
 
+    @property
+    def options(self) -> tuple[str, ...]:
+        """The `model.*` options a core takes (lstmp alone needs proj_size)."""
+        return tuple(CORE_OPTIONS)
+
     def check(self, spec: Any) -> None:
         """Refuse the options of `spec` this core cannot build (the encoder spec calls this)."""
         refuse_unused(spec, self.name, CORE_OPTIONS, {"kernel_sizes": "a CNN's filter widths",

@@ -1,6 +1,6 @@
 """A benchmark: every named recipe trained once per seed (and per fold), with the statistics
-that let two recipes be told apart. Arguments are checked, and every recipe composed,
-before any training starts."""
+that let two recipes be told apart; each recipe is a `Replicates` job of the orchestration.
+Arguments are checked, and every recipe composed, before any training starts."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ import yaml
 
 from zoo.errors import ConfigError
 from zoo.paths import CONF_DIR
-from zoo.sweeps.replicates import Arm, ArmResult, failure_reasons, finish, point_label, prepare, work
-from zoo.sweeps.study import masked, open_storage, storage_url
-from zoo.sweeps.workers import apply_worker_threads, quiet_libraries, spawn_workers
+from zoo.sweeps.benchmark.arms import Arm, ArmResult, point_label
+from zoo.sweeps.benchmark.replicates import Replicates, failure_reasons
+from zoo.sweeps.orchestration.loop import launch
+from zoo.sweeps.orchestration.storage import masked, open_storage, storage_url
+from zoo.sweeps.orchestration.workers import apply_worker_threads, quiet_libraries
 
 OPTIONS = {
     "experiment": "recipe(s) from conf/experiment, e.g. sst2_bilstm,trec_bilstm (default: the overrides alone)",
@@ -125,28 +127,18 @@ def run_benchmark(args: BenchmarkArgs, argv: list[str]) -> list[ArmResult]:
     arms = build_arms(args)
     url = storage_url(args.storage)
     storage = open_storage(url)
-    prepared = [prepare(arm, storage, role=args.role) for arm in arms]
+    jobs = [Replicates(arm, storage, role=args.role) for arm in arms]
     if args.role == "launcher":
         print(f"benchmark on {masked(url)}: {len(arms)} recipe(s), {len(args.seeds)} seed(s)"
               + (f", {args.folds} folds" if args.folds else ""), flush=True)
-    try:
-        if args.role == "launcher" and args.workers > 1:
-            spawn_workers("zoo.benchmark", [a for a in argv if not a.startswith(INTERNAL)], args.workers)
-        else:
-            for p in prepared:
-                work(p.study, p.objective)
-    except BaseException:
-        if args.role == "launcher":
-            for p in prepared:
-                p.client.set_terminated(p.parent_run_id, "KILLED")
-        raise
+    launch(jobs, args.role, args.workers, "zoo.benchmark", [a for a in argv if not a.startswith(INTERNAL)])
     if args.role != "launcher":
         return []
-    results = [finish(p) for p in prepared]
-    for p, result in zip(prepared, results, strict=True):
+    results = [job.finish() for job in jobs]
+    for job, result in zip(jobs, results, strict=True):
         print(report(result), flush=True)
         if result.missing:
-            reasons = failure_reasons(p.study)
+            reasons = failure_reasons(job.study)
             for point in result.missing:
                 label = point_label(point)
                 print(f"  missing {label}: {reasons.get(label, 'not run')}", flush=True)

@@ -1,9 +1,9 @@
-"""Optuna storage, sampler, pruner and study: created once, resumed on every rerun."""
+"""The Optuna storage every study shares (sweeps, benchmarks, comparisons), so that workers
+on other machines find them: the URL, heartbeats that fail a dead worker's trial and close
+its MLflow run, SQLite's write lock, and the study's MLflow parent run."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import socket
 import warnings
@@ -17,8 +17,6 @@ from optuna.trial import TrialState
 from zoo.errors import ConfigError
 from zoo.paths import PROJECT_ROOT
 from zoo.secrets import mask
-from zoo.sweeps.factories import build
-from zoo.sweeps.spec import SweepSpec
 from zoo.tracking.orphans import pid_alive
 
 HEARTBEAT_S = 10
@@ -102,51 +100,6 @@ def close_child_run(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> Non
         client.set_terminated(run_id, "FAILED")
 
 
-def make_sampler(spec: SweepSpec, offset: int = 0) -> optuna.samplers.BaseSampler:
-    """The spec's sampler; `offset` shifts the seed so resumed or parallel workers do not
-    replay the trials already sampled."""
-    return build(spec.sampler, "sampler", seed_offset=offset)
-
-
-def make_pruner(spec: SweepSpec) -> optuna.pruners.BasePruner:
-    """The spec's pruner; none for a multi-objective study (Optuna prunes single-objective ones only)."""
-    if spec.multi_objective:
-        return optuna.pruners.NopPruner()
-    return build(spec.pruner, "pruner")
-
-
-def load_study(spec: SweepSpec, storage: optuna.storages.BaseStorage, offset: int = 0) -> optuna.Study:
-    """Create the study, or load it when it exists (the rerun of a command resumes it)."""
-    study = optuna.create_study(
-        study_name=spec.study_name,
-        storage=storage,
-        directions=spec.directions,
-        pruner=make_pruner(spec),
-        load_if_exists=True,
-    )
-    if [d.name.lower() for d in study.directions] != spec.directions:
-        raise ConfigError(
-            f"study {spec.study_name!r} exists with directions {[d.name.lower() for d in study.directions]}, "
-            f"but the spec asks for {spec.directions}; use another study_name"
-        )
-    existing = len(study.get_trials(deepcopy=False))
-    fingerprint = spec_fingerprint(spec)
-    recorded = study.user_attrs.get("spec_fingerprint")
-    if recorded is None:
-        study.set_user_attr("spec_fingerprint", fingerprint)
-    elif recorded != fingerprint and existing:
-        raise ConfigError(
-            f"study {spec.study_name!r} was run with another recipe, search space or objectives, so its "
-            f"trials cannot be compared with this spec's; set study_name=<new name> (or delete the study)"
-        )
-    name_metrics(study, [o.metric for o in spec.objectives])
-    if existing == 0 and offset == 0:  # a new study starts from the spec's known-good points
-        for params in spec.enqueue:
-            study.enqueue_trial(params, skip_if_exists=True)
-    study.sampler = make_sampler(spec, offset + existing)
-    return study
-
-
 def name_metrics(study: optuna.Study, names: list[str]) -> None:
     """Name the objective values (`val/acc` rather than "Objective 0" in optuna-dashboard and
     the plots); written once, read back from the storage afterwards."""
@@ -154,33 +107,6 @@ def name_metrics(study: optuna.Study, names: list[str]) -> None:
         with warnings.catch_warnings():  # still "experimental" in Optuna 5.0
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.set_metric_names(names)
-
-
-def existing_study(spec: SweepSpec, storage: optuna.storages.BaseStorage, url: str, advice: str) -> optuna.Study:
-    """The spec's study as it stands, for reading (reports): never created or changed, and
-    refused, ending in `advice`, when it is missing or was run with other directions, recipe,
-    search space or objectives than the spec's (its trials would be mislabelled)."""
-    try:
-        study = optuna.load_study(study_name=spec.study_name, storage=storage,
-                                  sampler=optuna.samplers.RandomSampler(seed=0))
-    except KeyError:
-        raise ConfigError(f"no study {spec.study_name!r} (sweep {spec.name}) in the Optuna storage "
-                          f"{masked(url)}; {advice}") from None
-    directions = [d.name.lower() for d in study.directions]
-    recorded = study.user_attrs.get("spec_fingerprint")
-    if directions != spec.directions or (recorded is not None and recorded != spec_fingerprint(spec)):
-        raise ConfigError(f"study {spec.study_name!r} was run with another recipe, search space, objectives or "
-                          f"directions than sweeps/{spec.name}.yaml has now, so its trials cannot be read with "
-                          "this spec; restore the spec, or give the spec a new study_name and rerun it")
-    return study
-
-
-def spec_fingerprint(spec: SweepSpec) -> str:
-    """What makes trials comparable: recipe, search space, objectives (not budget or sampler)."""
-    content = {"recipe": spec.recipe, "objectives": [vars(o) for o in spec.objectives],
-               "space": {k: {f: (list(v) if isinstance(v, tuple) else v) for f, v in vars(p).items()}
-                         for k, p in spec.search_space.items()}}
-    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def worker_id() -> str:
@@ -205,19 +131,3 @@ def fail_dead_local_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial
 def counts(study: optuna.Study) -> dict[str, int]:
     states = [t.state for t in study.get_trials(deepcopy=False)]
     return {state.name: states.count(state) for state in TrialState}
-
-
-def reopen_parent_run(study: optuna.Study, client: mlflow.MlflowClient, advice: str) -> str | None:
-    """The MLflow parent run the study recorded, set RUNNING again for a resumed run; None
-    for a new study. A parent missing from the store is a ConfigError ending in `advice`."""
-    run_id = study.user_attrs.get(PARENT_ATTR)
-    if not run_id:
-        return None
-    try:
-        client.update_run(run_id, status="RUNNING")
-    except mlflow.exceptions.MlflowException:
-        raise ConfigError(
-            f"study {study.study_name!r} tracks its runs in MLflow run {run_id}, which is not in "
-            f"{mask(client.tracking_uri)} (was the MLflow store reset, or MLFLOW_TRACKING_URI changed?); use that "
-            f"store again, or {advice}") from None
-    return run_id

@@ -1,5 +1,5 @@
 """Random search with one categorical parameter dealt out evenly: the sampler of the variant
-study (`sweeps/variants_*.yaml`, `_target_: zoo.sweeps.balanced.BalancedSampler`).
+study (`sweeps/variants_*.yaml`, `_target_: zoo.sweeps.search.balanced.BalancedSampler`).
 
 Greff et al. compared LSTM variants by the distribution of results of a random search per
 variant. Drawing the variant at random too gives uneven counts (120 trials over 10 cores

@@ -8,9 +8,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from zoo.config import compose_config
 from zoo.errors import ConfigError
+from zoo.models.encoders import describe
 from zoo.paths import CONF_DIR
-from zoo.sweeps.space import is_group
-from zoo.sweeps.spec import ParamSpec, SweepSpec
+from zoo.sweeps.search.space import is_group
+from zoo.sweeps.search.spec import ParamSpec, SweepSpec
 from zoo.tasks import kind_of_config
 from zoo.training.builders import check_config
 
@@ -21,6 +22,16 @@ def check_objective(spec: SweepSpec, cfg: DictConfig) -> None:
     if spec.objectives[0].metric not in logged:
         raise ConfigError(f"objectives[0]={spec.objectives[0].metric!r} is not logged by task={cfg.task.name}; "
                           f"choose one of {', '.join(logged)}")
+
+
+def check_depth(spec: SweepSpec, cfg: DictConfig) -> None:
+    """A search tunes depth and width: width always, depth where the encoder has one (a CNN
+    has one convolution layer; a study over cores tunes it for each)."""
+    if "model" in spec.search_space or "model.num_layers" in spec.search_space:
+        return
+    if "num_layers" in describe(str(cfg.model.variant)).options:
+        raise ConfigError(f"sweep {spec.name}: the search space must tune depth and width; add ['model.num_layers'] "
+                          f"(model.variant={cfg.model.variant} has layers)")
 
 
 def check_search_key(spec: SweepSpec, param: ParamSpec, cfg: DictConfig) -> None:
@@ -75,6 +86,7 @@ def check_against_config(spec: SweepSpec) -> DictConfig:
         raise ConfigError(f"sweep {spec.name}: the recipe {spec.recipe} does not compose: {err}") from None
     check_config(cfg)
     check_objective(spec, cfg)
+    check_depth(spec, cfg)
     for param in spec.search_space.values():
         check_search_key(spec, param, cfg)
         check_bounds(param, cfg)

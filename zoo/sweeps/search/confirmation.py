@@ -13,10 +13,12 @@ import optuna
 from omegaconf import OmegaConf
 
 from zoo.stats import Comparison, welch
-from zoo.sweeps.replicates import Arm, ArmResult, run_arms
-from zoo.sweeps.report import ranked
-from zoo.sweeps.space import to_overrides
-from zoo.sweeps.spec import SweepSpec
+from zoo.sweeps.benchmark.arms import Arm, ArmResult
+from zoo.sweeps.benchmark.replicates import run_arms
+from zoo.sweeps.search.objective import monitor_overrides
+from zoo.sweeps.search.report import ranked
+from zoo.sweeps.search.space import to_overrides
+from zoo.sweeps.search.spec import SweepSpec
 from zoo.tasks import TaskKind
 
 
@@ -63,21 +65,15 @@ class Confirmation:
         return "\n".join(lines)
 
 
-def _monitor(spec: SweepSpec) -> list[str]:
-    objective = spec.objectives[0]
-    return [f"task.monitor={objective.metric}",
-            f"task.monitor_mode={'max' if objective.direction == 'maximize' else 'min'}"]
-
-
 def trial_arm(spec: SweepSpec, trial: optuna.trial.FrozenTrial, seeds: int) -> Arm:
-    overrides = [*spec.recipe, *to_overrides(trial.params), *_monitor(spec), *spec.confirm.overrides]
+    overrides = [*spec.recipe, *to_overrides(trial.params), *monitor_overrides(spec), *spec.confirm.overrides]
     return Arm(f"{spec.study_name}-trial{trial.number}", overrides, list(range(seeds)),
                tags={"zoo.sweep": spec.name, "zoo.confirms_trial": str(trial.number)})
 
 
 def default_arm(spec: SweepSpec) -> Arm:
     """The recipe the sweep tunes, with none of the search space's values."""
-    return Arm(f"{spec.study_name}-default", [*spec.recipe, *_monitor(spec), *spec.confirm.overrides],
+    return Arm(f"{spec.study_name}-default", [*spec.recipe, *monitor_overrides(spec), *spec.confirm.overrides],
                list(range(spec.confirm.final_seeds)), tags={"zoo.sweep": spec.name, "zoo.confirms_trial": "default"})
 
 
@@ -102,10 +98,11 @@ def confirm(study: optuna.Study, spec: SweepSpec, storage: optuna.storages.BaseS
           flush=True)
     arms = [trial_arm(spec, t, spec.confirm.seeds) for t in top]
     results = run_arms(arms, storage, nested_under=parent_run_id)
-    sign = 1 if spec.objectives[0].direction == "maximize" else -1
-    ranked_results = sorted(zip(top, results, strict=True), key=lambda pair: -sign * pair[1].summaries["val/best"].mean)
+    direction = spec.objectives[0].direction
+    ranked_results = sorted(zip(top, results, strict=True),
+                            key=lambda pair: direction.sort_key(pair[1].summaries["val/best"].mean))
     best_trial, _ = ranked_results[0]
-    metric, higher = task_kind.primary, task_kind.maximize
+    metric, higher = task_kind.primary, task_kind.direction.higher_is_better
     winner_arm = trial_arm(spec, best_trial, spec.confirm.final_seeds)
     baseline = default_arm(spec)
     print(f"confirmation: trial {best_trial.number} wins on mean val/best; winner and default recipe over "

@@ -16,8 +16,8 @@ import mlflow  # noqa: E402
 import optuna  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 
-from zoo.sweeps.spec import SweepSpec  # noqa: E402
-from zoo.sweeps.study import counts  # noqa: E402
+from zoo.sweeps.orchestration.storage import counts  # noqa: E402
+from zoo.sweeps.search.spec import SweepSpec  # noqa: E402
 
 DEPTH, WIDTH = "model.num_layers", "model.hidden_size"
 # parameter importances and contours are fitted to the complete trials: below this many they
@@ -35,7 +35,7 @@ def _value_text(trial: optuna.trial.FrozenTrial) -> str:
 def ranked(study: optuna.Study, spec: SweepSpec) -> list[optuna.trial.FrozenTrial]:
     """Complete trials, best first (on the first objective)."""
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return sorted(done, key=lambda t: t.values[0], reverse=spec.objectives[0].direction == "maximize")
+    return sorted(done, key=lambda t: spec.objectives[0].direction.sort_key(t.values[0]))
 
 
 def top_table(study: optuna.Study, spec: SweepSpec, limit: int = 5) -> str:
@@ -125,7 +125,7 @@ def summary_markdown(study: optuna.Study, spec: SweepSpec, storage: str, wall_s:
     lines = [f"# Sweep `{spec.name}` (study `{spec.study_name}`)", "", spec.description, "",
              f"- storage: `{storage}`",
              f"- recipe: `{' '.join(spec.recipe)}`",
-             f"- objectives: {', '.join(f'{o.metric} ({o.direction})' for o in spec.objectives)}",
+             f"- objectives: {', '.join(f'{o.metric} ({o.direction.optuna})' for o in spec.objectives)}",
              f"- sampler: {spec.sampler}, pruner: {spec.pruner}",
              f"- trials: {c['COMPLETE']} complete, {c['PRUNED']} pruned, {c['FAIL']} failed "
              f"(budget {spec.n_trials} complete or pruned)",

@@ -8,7 +8,7 @@ from typing import Any
 import optuna
 
 from zoo.paths import CONF_DIR
-from zoo.sweeps.spec import CONDITION, ParamSpec
+from zoo.sweeps.search.spec import CONDITION, ParamSpec
 
 OPERATORS = {"==": operator.eq, "!=": operator.ne, ">=": operator.ge, "<=": operator.le,
              ">": operator.gt, "<": operator.lt}

@@ -3,7 +3,7 @@
 The spec names the recipe it tunes (Hydra overrides), the objective(s), the search space,
 the sampler, the pruner and the budget. Every mistake is reported with the entry it is
 in, so a sweep never dies on its third trial for a typo in the spec. Parsing here reads
-only the YAML; `zoo.sweeps.check` checks the spec against the composed recipe.
+only the YAML; `zoo.sweeps.search.check` checks the spec against the composed recipe.
 """
 
 from __future__ import annotations
@@ -15,22 +15,23 @@ from typing import Any
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from zoo.direction import Direction
 from zoo.errors import ConfigError
 from zoo.paths import PROJECT_ROOT
-from zoo.sweeps.confirm_spec import ConfirmSpec, parse_confirm
-from zoo.sweeps.factories import build, normalize, selector
+from zoo.sweeps.search.confirm_spec import ConfirmSpec, parse_confirm
+from zoo.sweeps.search.factories import build, normalize, selector
 
 SWEEPS_DIR = PROJECT_ROOT / "sweeps"
 PARAM_TYPES = ("int", "float", "categorical")
 EXTRA_OBJECTIVES = ("model/params", "perf/inference_ms")
-REQUIRED_PARAMS = ("model.num_layers", "model.hidden_size")
+REQUIRED_PARAMS = ("model.hidden_size",)  # width; depth too where the encoder has one (search/check.py)
 CONDITION = re.compile(r"^\s*([\w./]+)\s*(==|!=|>=|<=|>|<)\s*(\S+)\s*$")
 
 
 @dataclass(frozen=True)
 class Objective:
     metric: str
-    direction: str  # maximize | minimize
+    direction: Direction
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class SweepSpec:
     recipe: list[str]
     objectives: list[Objective]
     search_space: dict[str, ParamSpec]
-    # as written: {name: <alias>, ...options} or {_target_: <Optuna class>, ...options} (zoo.sweeps.factories)
+    # as written: {name: <alias>, ...options} or {_target_: <Optuna class>, ...options} (zoo.sweeps.search.factories)
     sampler: dict[str, Any] = field(default_factory=lambda: {"name": "tpe", "seed": 0})
     pruner: dict[str, Any] = field(default_factory=lambda: {"name": "median"})
     n_trials: int = 20
@@ -76,7 +77,7 @@ class SweepSpec:
 
     @property
     def directions(self) -> list[str]:
-        return [o.direction for o in self.objectives]
+        return [o.direction.optuna for o in self.objectives]
 
     @property
     def debug(self) -> str | None:
@@ -93,8 +94,16 @@ class SweepSpec:
         return self.register if self.register is not None else self.debug is None
 
 
+def is_comparison(path) -> bool:
+    """A model comparison's spec (it names `architectures:`), kept in sweeps/ beside the sweeps."""
+    try:
+        return "architectures" in (yaml.safe_load(path.read_text()) or {})
+    except (yaml.YAMLError, AttributeError, TypeError):
+        return False
+
+
 def available_sweeps() -> list[str]:
-    return sorted(p.stem for p in SWEEPS_DIR.glob("*.yaml"))
+    return sorted(p.stem for p in SWEEPS_DIR.glob("*.yaml") if not is_comparison(p))
 
 
 def load_sweep_config(name: str, overrides: dict[str, Any]) -> DictConfig:
@@ -183,7 +192,7 @@ def parse_sweep_spec(name: str, cfg: DictConfig) -> SweepSpec:
             raise ConfigError(f"objectives[0] must be a validation metric (val/...), got {metric!r}")
         if i > 0 and metric not in EXTRA_OBJECTIVES:
             raise ConfigError(f"objectives[{i}]={metric!r}; extra objectives are {', '.join(EXTRA_OBJECTIVES)}")
-        objectives.append(Objective(metric, direction))
+        objectives.append(Objective(metric, Direction.of(direction)))
     if not objectives:
         raise ConfigError(f"sweep {name}: objectives is empty; e.g. [{{metric: val/acc, direction: maximize}}]")
     space = {key: _param(key, value) for key, value in (raw.get("search_space") or {}).items()}

@@ -48,8 +48,9 @@ from optuna.trial import FrozenTrial, TrialState  # noqa: E402
 
 from zoo.errors import ConfigError  # noqa: E402
 from zoo.stats import welch  # noqa: E402
-from zoo.sweeps.spec import SweepSpec  # noqa: E402
-from zoo.sweeps.study import counts  # noqa: E402
+from zoo.sweeps.orchestration.storage import counts  # noqa: E402
+from zoo.sweeps.search.spec import SweepSpec  # noqa: E402
+from zoo.sweeps.sections import write_sections  # noqa: E402
 
 CORE_PARAM = "model"  # the config group whose value is the core
 REFERENCE = "peephole"  # Greff et al.'s vanilla LSTM (V): every variant is V without one part
@@ -150,7 +151,7 @@ class VariantReport:
 
     @property
     def maximize(self) -> bool:
-        return self.spec.objectives[0].direction == "maximize"
+        return self.spec.objectives[0].direction.higher_is_better
 
 
 def core_choices(spec: SweepSpec) -> tuple[str, ...]:
@@ -182,9 +183,9 @@ def collect(study: optuna.Study, spec: SweepSpec) -> tuple[list[CoreStats], list
             pruned[core] = pruned.get(core, 0) + 1
         elif trial.state == TrialState.FAIL:
             failed[core] = failed.get(core, 0) + 1
-    maximize = spec.objectives[0].direction == "maximize"
+    direction = spec.objectives[0].direction
     stats = [CoreStats(c, tuple(v), pruned.get(c, 0), failed.get(c, 0)) for c, v in values.items() if v]
-    stats.sort(key=lambda s: (-s.median if maximize else s.median, s.core))
+    stats.sort(key=lambda s: (direction.sort_key(s.median), s.core))
     return stats, [c for c, v in values.items() if not v]
 
 
@@ -219,7 +220,7 @@ def _targets(spec: SweepSpec) -> tuple[Callable[[FrozenTrial], float] | None, Ca
     lower as better when given a target, so a maximised first objective is negated for it."""
     if not spec.multi_objective:
         return None, None
-    sign = -1.0 if spec.objectives[0].direction == "maximize" else 1.0
+    sign = -1.0 if spec.objectives[0].direction.higher_is_better else 1.0
     return (lambda t: t.values[0]), (lambda t: sign * t.values[0])
 
 
@@ -365,7 +366,7 @@ def analyse(study: optuna.Study, spec: SweepSpec, reference: str = REFERENCE, al
     if not cores:
         raise ConfigError(f"study {spec.study_name!r} (sweep {spec.name}) has no complete trials yet; run "
                           f"`make study` (or `make sweep SWEEP={spec.name}`) first")
-    tests, compared = compare(cores, reference, spec.objectives[0].direction == "maximize", alpha)
+    tests, compared = compare(cores, reference, spec.objectives[0].direction.higher_is_better, alpha)
     imp, notes = importances(study, spec)
     if reference in untried:
         notes.append(f"the reference core `{reference}` has no complete trial: nothing could be tested against it")
@@ -426,7 +427,7 @@ def section_markdown(report: VariantReport, plot_name: str | None) -> str:
         lines += [spec.description, ""]
     lines += [
         f"- task: `{_recipe_text(spec)}`",
-        f"- objective: {metric} ({spec.objectives[0].direction}); reference core: `{report.reference}`",
+        f"- objective: {metric} ({spec.objectives[0].direction.optuna}); reference core: `{report.reference}`",
         f"- cores: {', '.join(f'`{ch}`' for ch in core_choices(spec))}",
         f"- sampler: {spec.sampler}, pruner: {spec.pruner}",
         f"- trials: {c.get('COMPLETE', 0)} complete, {c.get('PRUNED', 0)} pruned, {c.get('FAIL', 0)} failed, "
@@ -438,7 +439,7 @@ def section_markdown(report: VariantReport, plot_name: str | None) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for rank, s in enumerate(report.cores, 1):
-        best = max(s.values) if report.maximize else min(s.values)
+        best = spec.objectives[0].direction.best(s.values)
         name = f"**{s.core}** (reference)" if s.core == report.reference else s.core
         lines.append(f"| {rank} | {name} | {s.n} | {best:.4f} | {s.median:.4f} | {s.q1:.4f} | {s.q3:.4f} | "
                      f"{s.mean:.4f} | {s.pruned} | {s.failed} |")
@@ -492,22 +493,6 @@ parameters. Pruned and failed trials have no value and are only counted. "inconc
 n=..." means the test found no significant difference either way with that many trials.
 """
 
-MARKER = re.compile(r"<!-- study:(?P<name>[\w-]+) -->\n(?P<body>.*?)<!-- /study:(?P=name) -->\n?", re.S)
-
-
-def write_sections(path: Path, sections: dict[str, str]) -> Path:
-    """Put each study's section into `path`, replacing that study's earlier section and
-    keeping the others (so reporting one study leaves the other's section in place)."""
-    existing: dict[str, str] = {}
-    if path.is_file():
-        existing = {m["name"]: m["body"] for m in MARKER.finditer(path.read_text())}
-    existing.update(sections)
-    body = "\n".join(f"<!-- study:{name} -->\n{text}<!-- /study:{name} -->\n" for name, text in existing.items())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(HEADER + "\n" + body)
-    return path
-
-
 @dataclass
 class Written:
     """What `write_report` wrote."""
@@ -531,5 +516,5 @@ def write_report(reports: list[VariantReport], markdown: Path) -> Written:
         plot = box_plot(report, plot_path(markdown, report.spec))
         written.plots.append(plot)
         sections[report.spec.name] = section_markdown(report, plot.name)
-    write_sections(markdown, sections)
+    write_sections(markdown, HEADER, sections)
     return written
