@@ -37,7 +37,7 @@ FOLDS ?=
 VERSION ?= challenger
 SERVE_PORT ?= 5001
 
-.PHONY: help install test test-slow ui-screenshots lint data train sweep study compare benchmark register promote serve zoo reproduce bench ui services services-stop clean
+.PHONY: help install test test-slow ui-screenshots lint data train sweep study compare benchmark register promote serve zoo reproduce throughput bench ui services services-stop clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -101,8 +101,10 @@ zoo: data ## train every conf/experiment recipe (SEEDS=3: over seeds), register 
 reproduce: data ## retrain a registered model from its logged config and compare: make reproduce MODEL=models:/sst2-sentiment/1
 	$(PY) -m zoo.reproduce model=$(MODEL) $(ARGS)
 
-bench: data ## throughput: zoo step vs plain PyTorch loop, bucketing+packing vs naive padding
-	$(PY) -m zoo.bench $(ARGS)
+throughput: data ## tokens/s: zoo step vs plain PyTorch loop, bucketing+packing vs naive padding (ARGS=--cores: every core)
+	$(PY) -m zoo.throughput $(ARGS)
+
+bench: throughput ## the old name of `throughput`, kept for one release
 
 ui: ## MLflow UI on http://$(HOST):$(PORT) over the embedded store (or $MLFLOW_TRACKING_URI)
 	@echo "MLflow 3 opens in its GenAI mode: flip the sidebar switch to 'Model training' once (the browser keeps it), or open the link a run's summary prints"

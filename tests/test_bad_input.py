@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tool_errors import one_error_line
+from helpers.tool_errors import one_error_line
 
 from zoo import generate, predict, serve
 from zoo.data.checks import check_headers, check_labels
@@ -153,7 +153,7 @@ class _Pipe(io.BytesIO):
 
 def test_predict_that_fails_midway_leaves_no_output_file(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from toy_classifier import Loaded, toy_bundle, toy_text_model
+    from helpers.toy_classifier import Loaded, toy_bundle, toy_text_model
 
     from zoo import textio
 

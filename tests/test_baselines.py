@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers.runs import registers_and_predicts, smoke_run
 from torch import nn
 
 from zoo.data.sliding import sliding_batches, window_plan
@@ -166,3 +167,25 @@ def test_sliding_windows_score_every_token_once_with_half_a_window_before_it(tok
     assert sorted(scored) == list(range(1, tokens))
     for _start, first in window_plan(tokens, window, stride)[1:]:
         assert first >= window - stride  # every target after the first window has that much context
+
+
+@pytest.mark.parametrize(("task", "model"), [("sentiment", "cnn"), ("classification", "bow"),
+                                             ("generation", "transformer")])
+def test_a_baseline_trains_registers_predicts_and_reproduces(task: str, model: str, base_overrides, tmp_path,
+                                                             this_machine) -> None:
+    """The whole path of a recipe for a baseline (every encoder on every task, served over HTTP
+    too: tests/test_core_matrix.py in make test-slow)."""
+    from zoo.registry.reproduction import reproduce
+
+    sizes = ("debug=smoke", f"model={model}", "model.hidden_size=16", "model.embedding_dim=8")
+    run_id, tracking_uri = smoke_run(task, base_overrides, tmp_path, *sizes)
+    registers_and_predicts(run_id, tracking_uri, task, model)
+    outcome = reproduce(_only_version(tracking_uri), tracking_uri)
+    assert f"{outcome.difference:.4f}" in ("0.0000", "-0.0000")
+
+
+def _only_version(tracking_uri: str) -> str:
+    import mlflow
+
+    (model,) = mlflow.MlflowClient(tracking_uri).search_registered_models()
+    return f"models:/{model.name}/1"

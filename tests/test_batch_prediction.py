@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from toy_classifier import Loaded, toy_bundle, toy_text_model, toy_texts
+from helpers.toy_classifier import Loaded, toy_bundle, toy_text_model, toy_texts
 
 from zoo import predict, textio
 from zoo.tasks import inference

@@ -13,8 +13,8 @@ import optuna
 import pandas as pd
 import pytest
 import torch
+from helpers.tool_errors import one_error_line
 from optuna.trial import TrialState, create_trial
-from tool_errors import one_error_line
 
 from zoo import benchmark
 from zoo.errors import ZooError

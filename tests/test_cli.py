@@ -11,7 +11,7 @@ from importlib.metadata import entry_points
 
 import click
 import pytest
-from tool_errors import one_error_line
+from helpers.tool_errors import one_error_line
 
 from zoo.cli import Switch, ZooCommand, overrides_argument
 from zoo.errors import ZooError
@@ -19,7 +19,7 @@ from zoo.paths import PROJECT_ROOT
 
 SCRIPTS = {"zoo-train": "train", "zoo-sweep": "sweep", "zoo-study": "study", "zoo-benchmark": "benchmark",
            "zoo-predict": "predict", "zoo-generate": "generate", "zoo-register": "register", "zoo-promote": "promote",
-           "zoo-reproduce": "reproduce", "zoo-zoo": "model_zoo", "zoo-bench": "bench", "zoo-serve": "serve",
+           "zoo-reproduce": "reproduce", "zoo-zoo": "model_zoo", "zoo-throughput": "throughput", "zoo-serve": "serve",
            "zoo-compare": "compare"}
 CLICK_TOOLS = [module for module in SCRIPTS.values() if module != "train"]
 

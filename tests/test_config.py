@@ -18,7 +18,7 @@ TASKS = {"sentiment": "sst2", "classification": "trec", "generation": "tinyshake
 
 
 @pytest.mark.parametrize("task", TASKS)
-@pytest.mark.parametrize("model", ["lstm", "bilstm", "seed"])
+@pytest.mark.parametrize("model", ["lstm", "bilstm", "gates"])
 def test_every_task_and_variant_composes(compose: Callable[..., DictConfig], task: str, model: str) -> None:
     cfg = compose(f"task={task}", f"model={model}")
     assert cfg.data.name == TASKS[task]  # each task brings its default dataset
@@ -28,7 +28,7 @@ def test_every_task_and_variant_composes(compose: Callable[..., DictConfig], tas
     else:
         spec = check_config(cfg)
         assert spec.bidirectional is (model == "bilstm")
-        assert spec.variant == ("seed" if model == "seed" else "lstm")
+        assert spec.variant == ("gates" if model == "gates" else "lstm")
 
 
 def test_command_line_beats_task_defaults(compose: Callable[..., DictConfig]) -> None:
@@ -73,7 +73,7 @@ def _train_cli(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize(
     "override,choices",
-    [("model=xlnet", ["bilstm", "bow", "cnn", "gru", "lstm", "lstmp", "layernorm", "seed", "transformer"]),
+    [("model=xlnet", ["bilstm", "bow", "cnn", "gru", "lstm", "lstmp", "layernorm", "gates", "transformer"]),
      ("task=translation", ["classification", "generation", "sentiment"]),
      ("data=imdb", ["sst2", "tinyshakespeare", "trec"])],
 )

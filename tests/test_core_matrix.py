@@ -1,6 +1,7 @@
-"""Every registered core, on every task kind, goes the whole way a recipe goes: trains
-(`debug=smoke`), registers, answers over HTTP from `mlflow models serve`, and reproduces
-its test metric to 4 decimals. 15 cores x 3 tasks with a server each: `make test-slow`
+"""Every registered encoder (recurrent core or baseline), on every task it serves, goes the
+whole way a recipe goes: trains (`debug=smoke`), registers, answers over HTTP from `mlflow
+models serve`, and reproduces its test metric to 4 decimals. 14 cores x 3 tasks and 3
+baselines x 2-3 tasks with a server each: `make test-slow`
 (`make test` trains every core on every task in tests/test_gated_lstm.py and
 tests/test_cores.py, and serves and reproduces `lstm` in tests/test_servers.py and
 tests/test_registry.py)."""
@@ -9,10 +10,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from servers import invoke, serving
-from test_cores import smoke_run
+from helpers.runs import smoke_run
+from helpers.servers import invoke, serving
 
-from zoo.models.cores import all_cores
+from zoo.models.encoders import all_encoders
 from zoo.registry.loading import load_registered
 from zoo.registry.reproduction import reproduce
 from zoo.registry.versions import register_run
@@ -26,11 +27,14 @@ TASKS = {  # task -> (request text, params the pyfunc takes, the column every an
 }
 
 
+CASES = [(name, task) for name, encoder in sorted(all_encoders().items()) for task in sorted(TASKS)
+         if encoder.generates or task != "generation"]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("task", sorted(TASKS))
-@pytest.mark.parametrize("core", sorted(all_cores()))
-def test_every_core_trains_registers_serves_and_reproduces(core: str, task: str, base_overrides, tmp_path,
-                                                           this_machine) -> None:
+@pytest.mark.parametrize(("core", "task"), CASES)
+def test_every_encoder_trains_registers_serves_and_reproduces(core: str, task: str, base_overrides, tmp_path,
+                                                              this_machine) -> None:
     model = ["debug=smoke", *core_overrides(core, HIDDEN), f"model.hidden_size={HIDDEN}", "model.embedding_dim=8"]
     run_id, tracking_uri = smoke_run(task, base_overrides, tmp_path, *model)
     entry = register_run(run_id, tracking_uri)

@@ -3,16 +3,16 @@ across BPTT windows and read as "final hidden", and a GRU that trains, registers
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 import torch
 
 # the padding check of tests/test_models.py, run here for a bidirectional GRU
-from test_models import test_classifier_output_does_not_depend_on_padding as padding_changes_nothing
+from helpers.padding import padding_changes_nothing
+from helpers.runs import registers_and_predicts, smoke_run
 from torch import Tensor, nn
 
 from zoo.errors import ConfigError
-from zoo.models import LSTMSpec, SequenceClassifier, cores
+from zoo.models import EncoderSpec, SequenceClassifier, cores
 from zoo.models.cores import Core, Sizes
 from zoo.models.state import map_state, rows
 from zoo.tasks.language_model import LanguageModel, _detach
@@ -22,12 +22,12 @@ SMALL = ("debug=smoke", "model=gru", "model.hidden_size=16", "model.embedding_di
 
 def test_unknown_core_lists_the_registered_ones() -> None:
     names = sorted(cores.all_cores())
-    assert {"lstm", "seed", "gru"} <= set(names)
+    assert {"lstm", "gates", "gru"} <= set(names)
     with pytest.raises(ConfigError, match=rf"not a known encoder; choose a recurrent core \({', '.join(names)}\) or a "
                                           r"baseline \(bow, cnn, transformer\)$"):
-        LSTMSpec(variant="nope")
-    with pytest.raises(ConfigError, match="model.variant=seed is unidirectional; use model=bilstm"):
-        LSTMSpec(variant="seed", bidirectional=True)
+        EncoderSpec(variant="nope")
+    with pytest.raises(ConfigError, match="model.variant=gates is unidirectional; use model=bilstm"):
+        EncoderSpec(variant="gates", bidirectional=True)
 
 
 def test_a_core_registered_from_anywhere_is_usable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,7 +39,7 @@ def test_a_core_registered_from_anywhere_is_usable(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(cores._CORES, "by_name", dict(cores.all_cores()))  # forgotten after the test
     cores.register(Core(name="elman", build=elman, hidden=cores.whole))
-    net = SequenceClassifier(LSTMSpec(variant="elman", hidden_size=5, embedding_dim=3), 10, 2, 0, "last")
+    net = SequenceClassifier(EncoderSpec(variant="elman", hidden_size=5, embedding_dim=3), 10, 2, 0, "last")
     assert net(torch.tensor([[1, 2, 3]]), torch.tensor([3])).shape == (1, 2)
 
 
@@ -53,7 +53,7 @@ def test_state_helpers_keep_any_structure() -> None:
 @pytest.mark.parametrize("pooling", ["last", "mean"])
 def test_bidirectional_gru_classifier_ignores_padding(pooling: str) -> None:
     padding_changes_nothing("gru", True, pooling)
-    spec = LSTMSpec(variant="gru", hidden_size=4, embedding_dim=3, bidirectional=True)
+    spec = EncoderSpec(variant="gru", hidden_size=4, embedding_dim=3, bidirectional=True)
     encoder = SequenceClassifier(spec, 10, 2, 0, pooling).encoder
     tokens, lengths = torch.tensor([[1, 2, 3, 0], [4, 5, 6, 7]]), torch.tensor([3, 4])
     outputs, state = encoder(tokens, lengths)
@@ -78,37 +78,6 @@ def test_gru_language_model_carries_a_detached_state_across_windows() -> None:
     # ... but no gradient flows from window 2 back into window 1
     assert torch.autograd.grad(carried_loss, first_state, allow_unused=True) == (None,)
     assert _detach(first_state, batch_size=2) is None  # another batch size starts afresh
-
-
-def smoke_run(task: str, base_overrides: tuple[str, ...], tmp_path, *model: str) -> tuple[str, str]:
-    """Train `debug=smoke` in a store of its own (the registry tests count versions): run id, store."""
-    from zoo.config import compose_config
-    from zoo.training.pipeline import run_training
-
-    tracking_uri = f"sqlite:///{tmp_path}/mlflow.db"
-    overrides = [o for o in base_overrides if not o.startswith("logger.tracking_uri=")]
-    run = run_training(compose_config([*overrides, f"logger.tracking_uri={tracking_uri}", f"task={task}", *model]))
-    return run.run_id, tracking_uri
-
-
-def registers_and_predicts(run_id: str, tracking_uri: str, task: str, variant: str) -> dict[str, str]:
-    """The run registers, the bundle rebuilds its core and predicts the same twice (seeded);
-    returns the version's tags."""
-    import mlflow
-
-    from zoo.registry.loading import load_registered
-    from zoo.registry.versions import register_run
-
-    entry = register_run(run_id, tracking_uri)
-    model = load_registered(f"models:/{entry.name}/{entry.version}", tracking_uri)
-    params = {"max_new_tokens": 10, "seed": 3} if task == "generation" else None
-    texts = pd.DataFrame({"text": ["ROMEO:" if params else "a gripping film"]})
-    frame = model.predict(texts, params=params)
-    column = "generated" if params else "label_name"
-    assert frame[column][0] and frame.equals(model.predict(texts, params=params))  # a sample is fixed by its seed
-    tags = mlflow.MlflowClient(tracking_uri).get_model_version(entry.name, entry.version).tags
-    assert tags["variant"] == variant
-    return tags
 
 
 @pytest.mark.parametrize("task", ["sentiment", "generation"])

@@ -10,13 +10,13 @@ import sys
 
 import pytest
 import torch
+from helpers.lstm_equivalence import assert_equals_torch_lstm, assert_lengths_match_packed
 
 # the nn.LSTM equivalence checks of the seed, asked of `np`
-from test_cores import registers_and_predicts, smoke_run
-from test_seed_lstm import assert_equals_torch_lstm, assert_lengths_match_packed
+from helpers.runs import registers_and_predicts, smoke_run
 
 from zoo.errors import ConfigError
-from zoo.models import LSTMSpec, cores
+from zoo.models import EncoderSpec, cores
 from zoo.models.cores import gated
 from zoo.models.gated_lstm import GatedLSTM, Step, Switches
 from zoo.models.recurrence import unroll
@@ -170,7 +170,7 @@ def test_every_variant_is_registered_and_unidirectional(compose) -> None:
     names = sorted(cores.all_cores())
     assert set(VARIANTS) <= set(names)
     with pytest.raises(ConfigError, match=rf"choose a recurrent core \({', '.join(names)}\)"):
-        LSTMSpec(variant="peepholes")
+        EncoderSpec(variant="peepholes")
     with pytest.raises(ConfigError, match="model.variant=cifg is unidirectional; use model=bilstm"):
         check_config(compose(*SMALL, "model=cifg", "model.bidirectional=true"))
 

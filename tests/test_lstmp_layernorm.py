@@ -11,11 +11,10 @@ import pytest
 import torch
 
 # the smoke-run and registry helpers of the gru
-from test_cores import SMALL as GRU_SMALL
-from test_cores import registers_and_predicts, smoke_run
+from helpers.runs import registers_and_predicts, smoke_run
 
 from zoo.errors import ConfigError
-from zoo.models import LSTMSpec, SequenceClassifier, cores
+from zoo.models import EncoderSpec, SequenceClassifier, cores
 from zoo.models.gated_lstm import GatedLSTM
 from zoo.paths import PROJECT_ROOT
 from zoo.training import pipeline
@@ -23,13 +22,12 @@ from zoo.training.builders import check_config
 
 SIZES = ("model.hidden_size=8", "model.embedding_dim=8")
 CORES = {"lstmp": ("model=lstmp", *SIZES, "model.proj_size=4"), "layernorm": ("model=layernorm", *SIZES)}
-assert GRU_SMALL[0] == "debug=smoke"
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_lstmp_hidden_state_has_the_projection_width(bidirectional: bool) -> None:
     torch.manual_seed(0)
-    spec = LSTMSpec(variant="lstmp", num_layers=2, hidden_size=8, embedding_dim=3, proj_size=3,
+    spec = EncoderSpec(variant="lstmp", num_layers=2, hidden_size=8, embedding_dim=3, proj_size=3,
                     bidirectional=bidirectional)
     net = SequenceClassifier(spec, 10, 2, 0, "last")
     outputs, (h, c) = net.encoder(torch.tensor([[1, 2, 3], [4, 5, 0]]), torch.tensor([3, 2]))

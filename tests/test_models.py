@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers.padding import padding_changes_nothing
 
 from zoo.errors import ConfigError
-from zoo.models import LanguageModelNetwork, LSTMSpec, SequenceClassifier
+from zoo.models import EncoderSpec, LanguageModelNetwork, SequenceClassifier
 from zoo.models.pooling import pool
 
 
@@ -17,42 +18,35 @@ from zoo.models.pooling import pool
 )
 def test_invalid_hyperparameters_name_the_key(key: str, value: object) -> None:
     with pytest.raises(ConfigError, match=f"model.{key}"):
-        LSTMSpec(**{key: value})
+        EncoderSpec(**{key: value})
 
 
 def test_unknown_variant_and_option_list_the_choices() -> None:
-    with pytest.raises(ConfigError, match=r"choose a recurrent core \(.*\blstm, .*\bseed\) or a baseline \(bow, "
+    with pytest.raises(ConfigError, match=r"choose a recurrent core \(.*\bgates, .*\blstm\b.*\) or a baseline \(bow, "
                                           r"cnn, transformer\)$"):
-        LSTMSpec(variant="xlnet")
+        EncoderSpec(variant="xlnet")
     with pytest.raises(ConfigError, match="num_layer"):
-        LSTMSpec.from_config({"num_layer": 2})
+        EncoderSpec.from_config({"num_layer": 2})
 
 
 def test_dropout_at_depth_one_warns_and_is_unused() -> None:
-    spec = LSTMSpec(num_layers=1, dropout=0.3)
+    spec = EncoderSpec(num_layers=1, dropout=0.3)
     with pytest.warns(UserWarning, match="ignored with model.num_layers=1"):
         spec.warn_unused()
     assert spec.effective_dropout == 0.0
-    assert LSTMSpec(num_layers=2, dropout=0.3).effective_dropout == 0.3
+    assert EncoderSpec(num_layers=2, dropout=0.3).effective_dropout == 0.3
 
 
-def test_seed_variant_is_unidirectional() -> None:
+def test_gates_variant_is_unidirectional() -> None:
     with pytest.raises(ConfigError, match="bilstm"):
-        LSTMSpec(variant="seed", bidirectional=True)
+        EncoderSpec(variant="gates", bidirectional=True)
 
 
-@pytest.mark.parametrize("variant,bidirectional", [("lstm", False), ("lstm", True), ("seed", False),
+@pytest.mark.parametrize("variant,bidirectional", [("lstm", False), ("lstm", True), ("gates", False),
                                                    ("layernorm", False)])
 @pytest.mark.parametrize("pooling", ["last", "mean", "max", "attention"])
 def test_classifier_output_does_not_depend_on_padding(variant: str, bidirectional: bool, pooling: str) -> None:
-    torch.manual_seed(0)
-    spec = LSTMSpec(variant=variant, num_layers=2, hidden_size=8, embedding_dim=6, bidirectional=bidirectional)
-    net = SequenceClassifier(spec, vocab_size=20, num_classes=3, pad_id=0, pooling=pooling).eval()
-    short = torch.tensor([[5, 6, 7]])
-    alone = net(short, torch.tensor([3]))
-    batch = torch.tensor([[5, 6, 7, 0, 0, 0], [1, 2, 3, 4, 5, 6]])
-    together = net(batch, torch.tensor([3, 6]))
-    torch.testing.assert_close(together[0], alone[0], atol=1e-6, rtol=0)
+    padding_changes_nothing(variant, bidirectional, pooling)
 
 
 def test_pooling_ignores_padded_steps() -> None:
@@ -66,12 +60,12 @@ def test_pooling_ignores_padded_steps() -> None:
 
 def test_unknown_pooling_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="task.pooling"):
-        SequenceClassifier(LSTMSpec(), 10, 2, 0, pooling="median")
+        SequenceClassifier(EncoderSpec(), 10, 2, 0, pooling="median")
 
 
 def test_bidirectional_last_hidden_joins_both_directions() -> None:
     torch.manual_seed(0)
-    spec = LSTMSpec(num_layers=2, hidden_size=4, embedding_dim=3, bidirectional=True)
+    spec = EncoderSpec(num_layers=2, hidden_size=4, embedding_dim=3, bidirectional=True)
     net = SequenceClassifier(spec, 10, 2, 0, "last").eval()
     tokens, lengths = torch.tensor([[1, 2, 3, 0], [4, 5, 6, 7]]), torch.tensor([3, 4])
     outputs, state = net.encoder(tokens, lengths)
@@ -83,12 +77,12 @@ def test_bidirectional_last_hidden_joins_both_directions() -> None:
 
 def test_language_model_refuses_bidirectional() -> None:
     with pytest.raises(ConfigError, match="bidirectional"):
-        LanguageModelNetwork(LSTMSpec(bidirectional=True), vocab_size=10)
+        LanguageModelNetwork(EncoderSpec(bidirectional=True), vocab_size=10)
 
 
 @pytest.mark.parametrize("hidden,embedding", [(8, 8), (16, 8)])
 def test_weight_tying_shares_the_embedding(hidden: int, embedding: int) -> None:
-    net = LanguageModelNetwork(LSTMSpec(hidden_size=hidden, embedding_dim=embedding), 12, tie_weights=True)
+    net = LanguageModelNetwork(EncoderSpec(hidden_size=hidden, embedding_dim=embedding), 12, tie_weights=True)
     assert net.head.weight is net.encoder.embedding.weight
     logits, _ = net(torch.tensor([[1, 2, 3]]))
     assert logits.shape == (1, 3, 12)
@@ -96,7 +90,7 @@ def test_weight_tying_shares_the_embedding(hidden: int, embedding: int) -> None:
 
 def test_generation_is_seeded_and_respects_top_k() -> None:
     torch.manual_seed(0)
-    net = LanguageModelNetwork(LSTMSpec(hidden_size=16, embedding_dim=8), vocab_size=30)
+    net = LanguageModelNetwork(EncoderSpec(hidden_size=16, embedding_dim=8), vocab_size=30)
     sample = lambda seed, **kw: net.generate([3, 4], 25, generator=torch.Generator().manual_seed(seed), **kw)  # noqa: E731
     assert len(sample(0)) == 25
     assert sample(0) == sample(0)
@@ -110,7 +104,7 @@ def test_generation_is_seeded_and_respects_top_k() -> None:
 @pytest.mark.parametrize("pooling", ["last", "mean", "max"])
 def test_output_dropout_acts_in_training_for_every_pooling(pooling: str) -> None:
     torch.manual_seed(0)
-    spec = LSTMSpec(hidden_size=16, embedding_dim=8, output_dropout=0.5)
+    spec = EncoderSpec(hidden_size=16, embedding_dim=8, output_dropout=0.5)
     net = SequenceClassifier(spec, 20, 3, 0, pooling)
     tokens, lengths = torch.tensor([[3, 4, 5]]), torch.tensor([3])
     net.train()
@@ -134,3 +128,11 @@ def test_language_model_state_carried_across_windows_equals_one_long_pass() -> N
     torch.testing.assert_close((first + second) / 2, whole, atol=1e-6, rtol=0)
     reset, _ = model._loss({"input_ids": inputs[:, 10:], "targets": targets[:, 10:]}, None)
     assert not torch.isclose(reset, second)  # a dropped state would change the second window
+
+
+def test_a_bundle_that_names_the_old_core_seed_loads_as_gates() -> None:
+    """Registered bundles store the core's name; `seed` was renamed `gates` and still loads."""
+    old = EncoderSpec.from_config({"variant": "seed", "hidden_size": 8, "embedding_dim": 6})
+    assert old.variant == "gates" and old.core_name == "gates"
+    weights = SequenceClassifier(EncoderSpec(variant="gates", hidden_size=8, embedding_dim=6), 20, 2, 0, "last")
+    SequenceClassifier(old, 20, 2, 0, "last").load_state_dict(weights.state_dict())

@@ -16,12 +16,12 @@ import warnings
 
 import pytest
 import torch
-from test_cores import registers_and_predicts, smoke_run
+from helpers.runs import registers_and_predicts, smoke_run
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from zoo.errors import ConfigError
-from zoo.models import LSTMSpec, SequenceClassifier, cores
+from zoo.models import EncoderSpec, SequenceClassifier, cores
 from zoo.models.regularisers import DropConnect, LockedDropout, Stacked, WeightDropped
 from zoo.models.state import tensors
 from zoo.paths import PROJECT_ROOT
@@ -31,12 +31,12 @@ CORES = sorted(cores.all_cores())
 TOKENS, LENGTHS = torch.tensor([[1, 2, 3, 4, 5, 6], [4, 5, 6, 7, 0, 0], [8, 9, 0, 0, 0, 0]]), torch.tensor([6, 4, 2])
 
 
-def spec(variant: str, bidirectional: bool = False, **regularisers: object) -> LSTMSpec:
-    return LSTMSpec(variant=variant, num_layers=2, hidden_size=6, embedding_dim=4, bidirectional=bidirectional,
+def spec(variant: str, bidirectional: bool = False, **regularisers: object) -> EncoderSpec:
+    return EncoderSpec(variant=variant, num_layers=2, hidden_size=6, embedding_dim=4, bidirectional=bidirectional,
                     proj_size=3 if variant == "lstmp" else 0, **regularisers)  # type: ignore[arg-type]
 
 
-def classifier(seed: int, model: LSTMSpec) -> SequenceClassifier:
+def classifier(seed: int, model: EncoderSpec) -> SequenceClassifier:
     torch.manual_seed(seed)
     return SequenceClassifier(model, 10, 2, 0, "last")
 
@@ -81,7 +81,7 @@ def test_every_core_runs_on_the_dropped_recurrent_matrices(variant: str) -> None
                 assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
 
 
-@pytest.mark.parametrize("variant", ["lstm", "gru", "seed", "fgr"])
+@pytest.mark.parametrize("variant", ["lstm", "gru", "gates", "fgr"])
 def test_one_mask_per_matrix_per_call(variant: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A hand-written core reads U at every step: the cache makes that one draw per call."""
     calls: list[Tensor] = []
@@ -118,9 +118,9 @@ def between_layers(net: SequenceClassifier) -> tuple[list[Tensor], list[Tensor]]
 
 
 @pytest.mark.parametrize(("variant", "bidirectional"), [("lstm", False), ("lstm", True), ("gru", True),
-                                                        ("seed", False), ("fgr", False), ("lstmp", True)])
+                                                        ("gates", False), ("fgr", False), ("lstmp", True)])
 def test_locked_dropout_keeps_one_mask_for_every_step(variant: str, bidirectional: bool) -> None:
-    net = classifier(0, LSTMSpec(variant=variant, num_layers=2, hidden_size=16, embedding_dim=4, dropout=0.5,
+    net = classifier(0, EncoderSpec(variant=variant, num_layers=2, hidden_size=16, embedding_dim=4, dropout=0.5,
                                  locked_dropout=True, bidirectional=bidirectional,
                                  proj_size=8 if variant == "lstmp" else 0)).train()
     outputs, inputs = between_layers(net)
@@ -174,13 +174,13 @@ def test_stacked_layers_equal_the_multi_layer_core(variant: str) -> None:
 def test_a_regularised_network_round_trips_through_its_state_dict() -> None:
     model = spec("lstm", True, dropout=0.3, weight_drop=0.3, locked_dropout=True)
     trained = classifier(0, model)
-    rebuilt = classifier(1, LSTMSpec.from_config(model.to_dict()))  # what a bundle does
+    rebuilt = classifier(1, EncoderSpec.from_config(model.to_dict()))  # what a bundle does
     rebuilt.load_state_dict(trained.state_dict())
     assert torch.equal(rebuilt.eval()(TOKENS, LENGTHS), trained.eval()(TOKENS, LENGTHS))
     # a bundle written before these options existed: its model config lacks them, and loads
     old = {k: v for k, v in spec("lstm").to_dict().items() if k not in ("weight_drop", "locked_dropout")}
     plain = classifier(0, spec("lstm"))
-    classifier(1, LSTMSpec.from_config(old)).load_state_dict(plain.state_dict())
+    classifier(1, EncoderSpec.from_config(old)).load_state_dict(plain.state_dict())
 
 
 @pytest.mark.parametrize("variant", ["gru", "fgr"])
@@ -212,13 +212,13 @@ def test_language_model_carries_a_detached_state_through_the_stacked_layers(vari
 ])
 def test_bad_values_are_refused_by_the_spec(values: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
-        LSTMSpec(**values)  # type: ignore[arg-type]
+        EncoderSpec(**values)  # type: ignore[arg-type]
 
 
 def test_locked_dropout_without_dropout_between_layers_warns() -> None:
     with pytest.warns(UserWarning, match="model.locked_dropout=true does nothing without dropout between layers"):
-        LSTMSpec(num_layers=2, locked_dropout=True).warn_unused()
-    assert not isinstance(classifier(0, LSTMSpec(num_layers=2, locked_dropout=True)).encoder.rnn, Stacked)
+        EncoderSpec(num_layers=2, locked_dropout=True).warn_unused()
+    assert not isinstance(classifier(0, EncoderSpec(num_layers=2, locked_dropout=True)).encoder.rnn, Stacked)
 
 
 # one subprocess in `make test` (the values themselves are checked in-process above); the rest in test-slow

@@ -16,7 +16,7 @@ from pathlib import Path
 import mlflow
 import pytest
 import sqlalchemy
-from servers import free_port, running, server_absent
+from helpers.servers import free_port, running, server_absent
 
 from zoo.paths import PROJECT_ROOT
 from zoo.secrets import mask

@@ -11,7 +11,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
-from servers import free_port, running, serving
+from helpers.servers import free_port, running, serving
 
 from zoo.config import compose_config
 from zoo.predict import predict_records

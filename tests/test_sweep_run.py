@@ -16,9 +16,9 @@ import mlflow
 import optuna
 import pytest
 import sqlalchemy
+from helpers.servers import server_absent
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
-from servers import server_absent
 
 from zoo.errors import ConfigError
 from zoo.paths import PROJECT_ROOT

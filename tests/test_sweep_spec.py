@@ -12,8 +12,8 @@ from typing import Any
 
 import optuna
 import pytest
+from helpers.servers import server_absent
 from omegaconf import OmegaConf
-from servers import server_absent
 
 from zoo.errors import ConfigError
 from zoo.paths import PROJECT_ROOT

@@ -20,9 +20,9 @@ import optuna
 import pandas as pd
 import pytest
 import sqlalchemy
-from browser import browser, page_text
+from helpers.browser import browser, page_text
+from helpers.servers import free_port, invoke, server_absent, serving
 from optuna.trial import TrialState
-from servers import free_port, invoke, server_absent, serving
 
 from zoo.config import compose_config
 from zoo.paths import PROJECT_ROOT

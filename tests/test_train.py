@@ -71,7 +71,7 @@ def test_generation_logs_perplexity_and_bits_per_char(compose: Callable[..., Dic
 
 
 def test_seed_variant_trains(compose: Callable[..., DictConfig]) -> None:
-    result = run_training(compose("task=classification", "model=seed", "debug=smoke", *SMALL))
+    result = run_training(compose("task=classification", "model=gates", "debug=smoke", *SMALL))
     assert result.metrics["test/acc"] > 0
 
 

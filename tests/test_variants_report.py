@@ -10,24 +10,18 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
+from helpers.tool_errors import one_error_line
 from omegaconf import OmegaConf
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-from tool_errors import one_error_line
 
 from zoo.errors import ConfigError
 from zoo.study import main
 from zoo.sweeps.search.spec import parse_sweep_spec
 from zoo.sweeps.sections import write_sections
-from zoo.sweeps.variants.analysis import (
-    HEADER,
-    CoreStats,
-    analyse,
-    compare,
-    paper_findings,
-    plot_path,
-    section_markdown,
-    write_report,
-)
+from zoo.sweeps.variants.analysis import CoreStats, compare
+from zoo.sweeps.variants.findings import paper_findings
+from zoo.sweeps.variants.render import HEADER, plot_path, section_markdown, write_report
+from zoo.sweeps.variants.report import analyse
 
 LR = "task.module.optimizer.lr"
 CORES = ["peephole", "np", "nfg", "cifg"]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import mlflow
 import pytest
+from helpers.tool_errors import one_error_line
 from omegaconf import DictConfig
-from tool_errors import one_error_line
 
 from zoo.model_zoo import benchmark_recipe, main, recipes, train_recipe, write_leaderboard
 from zoo.registry.ensemble import register_ensemble
@@ -20,7 +20,7 @@ from zoo.training.builders import check_config
 REQUIRED = {  # recipe: (dataset, task, variant, bidirectional)
     "sst2_lstm": ("sst2", "sentiment", "lstm", False),
     "sst2_bilstm": ("sst2", "sentiment", "lstm", True),
-    "sst2_seed": ("sst2", "sentiment", "seed", False),
+    "sst2_gates": ("sst2", "sentiment", "seed", False),
     "trec_lstm": ("trec", "classification", "lstm", False),
     "trec_bilstm": ("trec", "classification", "lstm", True),
     "tinyshakespeare_lstm": ("tinyshakespeare", "generation", "lstm", False),
@@ -48,12 +48,12 @@ def test_zoo_registers_promotes_and_ranks(base_overrides: tuple[str, ...], tmp_p
     overrides = [*(o for o in base_overrides if not o.startswith("logger.")), f"logger.tracking_uri={uri}",
                  f"logger.artifact_root={tmp_path}/mlartifacts", "debug=smoke", "model.hidden_size=16",
                  "model.embedding_dim=8"]
-    entries = [train_recipe(recipe, overrides) for recipe in ("sst2_lstm", "sst2_seed")]
+    entries = [train_recipe(recipe, overrides) for recipe in ("sst2_lstm", "sst2_gates")]
     assert [e.name for e in entries] == ["sst2-sentiment"] * 2 and [e.version for e in entries] == ["1", "2"]
 
     table = write_leaderboard(uri, tmp_path)
-    assert [r.recipe for r in table] == ["sst2_lstm", "sst2_seed"]
-    assert [r.variant for r in table] == ["lstm", "seed"] and all(r.metric == "test/acc" for r in table)
+    assert [r.recipe for r in table] == ["sst2_lstm", "sst2_gates"]
+    assert [r.variant for r in table] == ["lstm", "gates"] and all(r.metric == "test/acc" for r in table)
     client = mlflow.MlflowClient(uri)
     champion = client.get_model_version_by_alias("sst2-sentiment", "champion")
     assert float(champion.tags["test_acc"]) == pytest.approx(max(r.value for r in table), abs=1e-6)

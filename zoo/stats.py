@@ -60,19 +60,25 @@ def summary_metrics(summaries: dict[str, Summary]) -> dict[str, float]:
 
 
 @dataclass(frozen=True)
-class Comparison:
-    """Mean of `a` minus mean of `b`, its Welch 95% interval and two-sided p-value."""
+class Difference:
+    """A difference between two models, its 95% interval and two-sided p-value."""
 
-    a: Summary
-    b: Summary
     difference: float
     ci95_low: float
     ci95_high: float
     p_value: float
 
-    def text(self, digits: int = 4) -> str:
-        return (f"difference {self.difference:+.{digits}f} (95% CI {self.ci95_low:+.{digits}f} to "
-                f"{self.ci95_high:+.{digits}f}), Welch p = {self.p_value:.3g}")
+    def text(self, digits: int = 4, what: str = "difference", test: str = "Welch") -> str:
+        return (f"{what} {self.difference:+.{digits}f} (95% CI {self.ci95_low:+.{digits}f} to "
+                f"{self.ci95_high:+.{digits}f}), {test} p = {self.p_value:.3g}")
+
+
+@dataclass(frozen=True)
+class Comparison(Difference):
+    """Mean of `a` minus mean of `b` over runs (Welch's test)."""
+
+    a: Summary | None = None
+    b: Summary | None = None
 
 
 def welch(a: Sequence[float], b: Sequence[float]) -> Comparison:
@@ -84,28 +90,23 @@ def welch(a: Sequence[float], b: Sequence[float]) -> Comparison:
     difference = float(x.mean() - y.mean())
     vx, vy = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
     if vx + vy == 0:
-        return Comparison(summarize(x), summarize(y), difference, difference, difference,
-                          1.0 if difference == 0 else 0.0)
+        return Comparison(difference, difference, difference, 1.0 if difference == 0 else 0.0, summarize(x),
+                          summarize(y))
     result = stats.ttest_ind(x, y, equal_var=False)
     interval = result.confidence_interval(0.95)
-    return Comparison(summarize(x), summarize(y), difference, float(interval.low), float(interval.high),
-                      float(result.pvalue))
+    return Comparison(difference, float(interval.low), float(interval.high), float(result.pvalue), summarize(x),
+                      summarize(y))
 
 
 @dataclass(frozen=True)
-class Bootstrap:
-    """Mean of a - b over paired items, its percentile 95% interval and two-sided p-value."""
+class Bootstrap(Difference):
+    """Mean of a - b over paired items (a percentile interval, resampled items)."""
 
-    difference: float
-    ci95_low: float
-    ci95_high: float
-    p_value: float
-    n: int
-    resamples: int
+    n: int = 0
+    resamples: int = 0
 
-    def text(self, digits: int = 4) -> str:
-        return (f"paired difference {self.difference:+.{digits}f} (95% CI {self.ci95_low:+.{digits}f} to "
-                f"{self.ci95_high:+.{digits}f}), bootstrap p = {self.p_value:.3g} (n={self.n})")
+    def text(self, digits: int = 4, what: str = "paired difference", test: str = "bootstrap") -> str:
+        return f"{super().text(digits, what, test)} (n={self.n})"
 
 
 def paired_bootstrap(a: Sequence[float], b: Sequence[float], resamples: int = 10_000, seed: int = 0) -> Bootstrap:

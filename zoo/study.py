@@ -23,7 +23,9 @@ from zoo.paths import PROJECT_ROOT
 from zoo.sweeps.orchestration.storage import open_storage, storage_url
 from zoo.sweeps.search.spec import SweepSpec, load_sweep_config, parse_sweep_spec
 from zoo.sweeps.search.studies import existing_study
-from zoo.sweeps.variants.analysis import REFERENCE, VariantReport, analyse, core_choices, write_report
+from zoo.sweeps.variants.analysis import REFERENCE, core_choices
+from zoo.sweeps.variants.render import write_report
+from zoo.sweeps.variants.report import VariantReport, analyse
 
 DEFAULT_OUT = PROJECT_ROOT / "docs" / "variants.md"
 

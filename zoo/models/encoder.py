@@ -19,7 +19,7 @@ class RecurrentEncoder(nn.Module):
     """Embeds token ids and runs the recurrent core named by `spec.variant`.
 
     With `lengths`, a packed core (`nn.LSTM`, `nn.GRU`) runs on a `PackedSequence` (no step
-    is spent on padding) and any other core (`SeedLSTM`) freezes each row's state past its
+    is spent on padding) and any other core (`HandwrittenLSTM`) freezes each row's state past its
     end, so all return the state at each row's last real token.
     """
 
@@ -70,5 +70,3 @@ class RecurrentEncoder(nn.Module):
             return h_n.view(self.spec.num_layers, 2, *h_n.shape[1:])[-1].transpose(0, 1).flatten(1)
         return h_n[-1]
 
-
-LSTMEncoder = RecurrentEncoder  # the name before baselines joined the zoo

@@ -31,8 +31,8 @@ from torch import Tensor, nn
 from torch.nn import functional
 
 from zoo.errors import ConfigError
+from zoo.models.handwritten_lstm import init_like_lstm
 from zoo.models.recurrence import Recurrent, pre_activation, unroll
-from zoo.models.seed_lstm import init_like_lstm
 
 Carried = tuple[Tensor, ...]  # (h, c) or (h, c, a) of one layer
 

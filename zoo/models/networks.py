@@ -28,7 +28,7 @@ def refuse_bidirectional(spec: EncoderSpec, task: str = "generation") -> None:
     if spec.bidirectional:
         raise ConfigError(
             f"task={task} cannot use a bidirectional LSTM (it would see the tokens it has to "
-            "predict); use model=lstm or model=seed"
+            "predict); use model=lstm or model=gates"
         )
 
 

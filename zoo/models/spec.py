@@ -14,13 +14,15 @@ from typing import Any
 from zoo.errors import ConfigError
 from zoo.models.encoders import describe
 
+RENAMED = {"seed": "gates"}  # encoders renamed since models were registered: old name -> new
+
 
 @dataclass(frozen=True)
 class EncoderSpec:
     """Depth, width and regularisation of an encoder.
 
     `variant` names the encoder: a recurrent core registered in `zoo.models.cores` (`lstm`
-    is `torch.nn.LSTM`, `seed` the gate equations written out by hand, `gru` ...) or a
+    is `torch.nn.LSTM`, `gates` the gate equations written out by hand, `gru` ...) or a
     baseline in `zoo.models.baselines` (`cnn`, `bow`, `transformer`). The fields after
     `locked_dropout` belong to baselines; their defaults mean "not used".
     """
@@ -45,6 +47,8 @@ class EncoderSpec:
     context: int = 0  # transformer: positions it is built for (>= data.max_length or data.bptt)
 
     def __post_init__(self) -> None:
+        if self.variant in RENAMED:  # a bundle registered before the rename stores the old name
+            object.__setattr__(self, "variant", RENAMED[self.variant])
         if isinstance(self.kernel_sizes, list):  # from a config; stored as a tuple so the spec stays hashable
             object.__setattr__(self, "kernel_sizes", tuple(self.kernel_sizes))
         encoder = describe(self.variant)
@@ -134,7 +138,7 @@ class EncoderSpec:
 
     @property
     def core_name(self) -> str:
-        """`lstm`, `bilstm`, `seed`, `cnn`: the encoder as the zoo names it."""
+        """`lstm`, `bilstm`, `gates`, `cnn`: the encoder as the zoo names it."""
         return ("bi" if self.bidirectional else "") + self.variant
 
     def label(self) -> str:
@@ -180,5 +184,3 @@ class EncoderSpec:
 # the options every recurrent core was built from before baselines existed: always in `to_dict`
 _CORE_FIELDS = ("variant", "num_layers", "hidden_size", "embedding_dim", "dropout", "embedding_dropout",
                 "output_dropout", "bidirectional", "proj_size", "weight_drop", "locked_dropout")
-
-LSTMSpec = EncoderSpec  # the name before baselines joined the zoo (Python API users, pickled notebooks)

@@ -23,7 +23,7 @@ from zoo.tasks import ZooTask
 
 def batch_tokens(batch: dict[str, torch.Tensor]) -> int:
     """Real tokens in a batch of a module that is no ZooTask (which answers itself, as
-    `ZooTask.batch_tokens`); kept for `zoo.bench`, which counts batches without a module."""
+    `ZooTask.batch_tokens`); kept for `zoo.training.pipeline_speed`, which counts batches without a module."""
     if "lengths" in batch:
         return int(batch["lengths"].sum())
     return int(batch["input_ids"].numel())

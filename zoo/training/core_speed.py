@@ -1,11 +1,11 @@
 """Training throughput of every registered recurrent core on the same batches
-(`make bench ARGS=--cores`): one table of tokens/s and the ratio to `nn.LSTM` (`lstm`).
+(`make throughput ARGS=--cores`): one table of tokens/s and the ratio to `nn.LSTM` (`lstm`).
 
 Every core is built from the same recipe (the overrides given, SST-2 sentiment by default)
 with only `model=<core>` changed, and trained by the plain PyTorch loop on the same
 length-bucketed batches, so the table compares cores and nothing else. Repeats are
 interleaved in rotating order and ratios come from process CPU time, paired repeat by
-repeat, as in the rest of `zoo.bench`.
+repeat, as in `zoo.training.pipeline_speed`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import torch
 
 from zoo.config import compose_config
 from zoo.models.cores import all_cores
+from zoo.models.encoders import all_encoders
 from zoo.training.builders import build_datamodule, build_task, check_config
 from zoo.training.callbacks import batch_tokens
 from zoo.training.throughput import Timing, paired_ratios, plain_timing, rotated, summarize
@@ -31,7 +32,8 @@ TARGET = 0.7  # hand-written cores: at least this fraction of nn.LSTM's throughp
 
 def core_overrides(name: str, hidden_size: int) -> list[str]:
     """What selects `name` on top of the recipe: its YAML, and a projection where it needs one."""
-    extra = [f"model.proj_size={max(1, hidden_size // 2)}"] if all_cores()[name].projects else []
+    projects = getattr(all_encoders()[name], "projects", False)
+    extra = [f"model.proj_size={max(1, hidden_size // 2)}"] if projects else []
     return [f"model={name}", *extra]
 
 
@@ -94,7 +96,7 @@ def _measure(module: L.LightningModule, batches: list, seed: int) -> Callable[[]
 def format_cores(r: dict[str, Any]) -> str:
     """The table, fastest first, with the hand-written cores checked against the target."""
     lines = [
-        f"lstm-zoo bench --cores: SST-2 train, {r['batches']} batches of {r['batch_size']} "
+        f"lstm-zoo throughput --cores: SST-2 train, {r['batches']} batches of {r['batch_size']} "
         f"({r['tokens']:,} tokens), torch threads {r['threads']}, {r['repeats']} interleaved repeats",
         f"  {'core':<10} {'model':<34} {'tokens/s':>9} {'CPU tokens/s':>12}   {'x nn.LSTM':>9}  [min - max]",
     ]

@@ -1,6 +1,6 @@
 """Measuring training throughput fairly on a shared CPU: wall clock and process CPU time
 read together (`Stopwatch`), interleaved repeats in rotating order, ratios paired repeat
-by repeat. Used by `zoo.bench` (zoo step vs plain loop, bucketing) and by the core table
+by repeat. Used by `zoo.training.pipeline_speed` (zoo step vs plain loop, bucketing) and by the core table
 (`zoo.training.core_speed`)."""
 
 from __future__ import annotations

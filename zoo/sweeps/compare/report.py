@@ -6,15 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
-
-from zoo.direction import Direction  # noqa: E402
-from zoo.sweeps.compare.evidence import Contender, Verdict  # noqa: E402
-from zoo.sweeps.compare.spec import CompareSpec  # noqa: E402
+from zoo.direction import Direction
+from zoo.sweeps.compare.evidence import Contender, Verdict
+from zoo.sweeps.compare.spec import CompareSpec
+from zoo.sweeps.figures import figure
 
 HEADER = """# LSTM or another model?
 
@@ -65,8 +62,7 @@ def pareto(contenders: list[Contender], direction: Direction, length: int) -> li
 def plot(table: Table, path: Path) -> Path:
     length = 20 if 20 in table.spec.cost["lengths"] else table.spec.cost["lengths"][0]
     front = pareto(table.contenders, table.direction, length)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    try:
+    with figure(path, (7, 4.5)) as (_, ax):
         for c in table.contenders:
             x = c.cost.latency_ms[length]["p50"] if c.cost else float("nan")
             color = "#d95f02" if c.lstm else "#1b9e77"
@@ -84,10 +80,6 @@ def plot(table: Table, path: Path) -> Path:
         ax.set_title(f"{table.spec.name}: LSTMs (orange) and other models (green)", fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(loc="best", fontsize=8)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110, bbox_inches="tight")
-    finally:
-        plt.close(fig)
     return path
 
 

@@ -33,11 +33,13 @@ from zoo.sweeps.orchestration.loop import launch
 from zoo.sweeps.orchestration.runs import joined_parent_run, open_parent_run
 from zoo.sweeps.orchestration.storage import masked, open_storage, storage_url
 from zoo.sweeps.orchestration.workers import apply_worker_threads, quiet_libraries
+from zoo.sweeps.search.check import check_against_config
 from zoo.sweeps.search.report import ranked
 from zoo.sweeps.search.runner import Search
 from zoo.sweeps.sections import write_sections
 from zoo.tasks import kind_of_config
 from zoo.tracking import experiment_for
+from zoo.training.builders import check_outputs
 
 DOCS = PROJECT_ROOT / "docs" / "lstm-or-not.md"
 STAGES = ("search", "seeds")
@@ -86,6 +88,8 @@ def run_compare(spec: CompareSpec, argv: list[str], role: str = "launcher", work
     start = time.time()
     apply_worker_threads()
     quiet_libraries()
+    for arch in spec.architectures:  # every architecture's recipe and space, before any store is touched
+        check_outputs(check_against_config(spec.search(arch)))
     url = storage_url(spec.shared.get("storage"))
     storage = open_storage(url)
     parent, client = _parent(spec, storage, role)

@@ -92,7 +92,7 @@ def load_compare_config(name: str, overrides: dict[str, Any]) -> DictConfig:
         raise ConfigError(f"unknown comparison option(s) {unknown}; options are {sorted(known)}")
     values = dict(overrides)
     if "debug" in values:
-        values["recipe"] = [*cfg.get("recipe", []), f"debug={values.pop('debug')}"]
+        values["recipe"] = [*values.get("recipe", cfg.get("recipe", [])), f"debug={values.pop('debug')}"]
     only = values.pop("only", None)
     cfg = OmegaConf.merge(cfg, values)
     if only is not None:

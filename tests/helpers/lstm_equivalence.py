@@ -1,27 +1,12 @@
-"""The hand-written LSTM must equal torch.nn.LSTM: outputs, states and gradients."""
+"""Whether a hand-written LSTM equals torch.nn.LSTM given the same weights: outputs, states
+and the gradients of one loss (tests/test_handwritten_lstm.py, tests/test_gated_lstm.py)."""
 
 from __future__ import annotations
 
-import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from zoo.models import SeedLSTM
-
 TOL = 1e-5
-
-
-def _pair(depth: int, input_size: int = 6, hidden: int = 8) -> tuple[torch.nn.LSTM, SeedLSTM]:
-    torch.manual_seed(depth)
-    reference = torch.nn.LSTM(input_size, hidden, depth, batch_first=True)
-    seed = SeedLSTM(input_size, hidden, depth)
-    seed.load_state_dict(reference.state_dict())
-    return reference, seed
-
-
-@pytest.mark.parametrize("depth", [1, 2, 3])
-def test_outputs_and_gradients_match_torch_lstm(depth: int) -> None:
-    assert_equals_torch_lstm(*_pair(depth), depth)
 
 
 def assert_equals_torch_lstm(reference: torch.nn.LSTM, seed: torch.nn.Module, depth: int) -> None:
@@ -32,11 +17,6 @@ def assert_equals_torch_lstm(reference: torch.nn.LSTM, seed: torch.nn.Module, de
     x_ref, x_seed = x.clone().requires_grad_(), x.clone().requires_grad_()
     _assert_same_outputs_and_gradients(reference, seed, (x_ref, reference(x_ref, state)),
                                        (x_seed, seed(x_seed, state)))
-
-
-@pytest.mark.parametrize("depth", [1, 2])
-def test_lengths_match_packed_torch_lstm(depth: int) -> None:
-    assert_lengths_match_packed(*_pair(depth))
 
 
 def assert_lengths_match_packed(reference: torch.nn.LSTM, seed: torch.nn.Module) -> None:
@@ -71,22 +51,3 @@ def _assert_same_outputs_and_gradients(reference: torch.nn.Module, seed: torch.n
     ref_params = dict(reference.named_parameters())
     for name, param in seed.named_parameters():
         torch.testing.assert_close(param.grad, ref_params[name].grad, atol=TOL, rtol=0, msg=name)
-
-
-def test_state_dicts_move_both_ways() -> None:
-    reference, seed = _pair(2)
-    assert set(seed.state_dict()) == set(reference.state_dict())
-    fresh = torch.nn.LSTM(6, 8, 2, batch_first=True)
-    fresh.load_state_dict(seed.state_dict())
-    x = torch.randn(2, 3, 6)
-    torch.testing.assert_close(fresh(x)[0], reference(x)[0])
-
-
-def test_dropout_between_layers_only_in_training() -> None:
-    torch.manual_seed(0)
-    seed = SeedLSTM(4, 8, num_layers=2, dropout=0.5)
-    x = torch.randn(2, 5, 4)
-    seed.eval()
-    torch.testing.assert_close(seed(x)[0], seed(x)[0])
-    seed.train()
-    assert not torch.allclose(seed(x)[0], seed(x)[0])

@@ -49,7 +49,7 @@ def lstm_cell(z: Tensor, carried: tuple[Tensor, ...]) -> State:
     return h_t, c_t
 
 
-class SeedLSTM(nn.Module):
+class HandwrittenLSTM(nn.Module):
     """Multi-layer unidirectional LSTM over batch-first input, one Python step per token."""
 
     def __init__(

@@ -1,4 +1,4 @@
-"""zoo.bench: the statistics and formatting helpers (no speed is asserted), and a tiny smoke run."""
+"""zoo.throughput: the statistics and formatting helpers (no speed is asserted), and a tiny smoke run."""
 
 from __future__ import annotations
 
@@ -6,18 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from zoo.bench import (
-    FIGURES,
-    Timing,
-    collect_results,
-    cpu_s_per_1k_tokens,
-    format_results,
-    paired_ratios,
-    relative_spread,
-    rotated,
-    run,
-    summarize,
-)
+from zoo.training.pipeline_speed import FIGURES, collect_results, format_results, run
+from zoo.training.throughput import Timing, cpu_s_per_1k_tokens, paired_ratios, relative_spread, rotated, summarize
 
 
 def test_summarize_and_spread() -> None:

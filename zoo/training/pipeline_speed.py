@@ -1,11 +1,6 @@
-"""`zoo-bench [--batches N] [--repeats R] [--threads T] [--cores] [--out FILE] [overrides]` (or
-`python -m zoo.bench`; `make bench`).
-
-With `--cores`: every recurrent core's training throughput and its ratio to nn.LSTM on the
-same batches (`zoo.training.core_speed`). Otherwise:
-
-Two throughput comparisons, each measured side by side in one process on the same model
-weights and the same batches:
+"""The speed of the zoo's training pipeline (the `zoo-throughput` tool, `make throughput`): two
+comparisons, each measured side by side in one process on the same model weights and the
+same batches:
 
 1. the zoo's training step (Lightning Trainer + TextClassifier + the zoo's callbacks)
    against a plain PyTorch loop (zero_grad, forward, loss, backward, step);
@@ -19,9 +14,9 @@ ratios come from CPU time, which other processes on a shared machine do not infl
 
 Why wall-clock ratios used to jump (zoo/plain 7.98, 1.25, 1.13 on one 2-core machine):
 torch ran one OpenMP thread per core, and the packed LSTM is thousands of tiny parallel
-regions per batch with the idle thread spinning between them, so the bench kept both
+regions per batch with the idle thread spinning between them, so the measurement kept both
 cores busy (1.98 CPU s per wall s for a 1.5x speedup). Any other process on the machine
-then preempts a bench thread, every barrier waits for its next time slice, and whichever
+then preempts a measuring thread, every barrier waits for its next time slice, and whichever
 figure runs at that moment slows down (a neighbour using 10% of one core already cost 12%
 of wall-clock throughput at 2 threads and nothing measurable at 1). Hence: one thread by
 default (`--threads`), ratios from process CPU time (which excludes time the process was
@@ -34,28 +29,22 @@ from __future__ import annotations
 
 import copy
 import gc
-import json
 import logging
 import statistics
-import sys
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import click
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader
 
-from zoo.cli import ZooCommand, overrides_argument
 from zoo.config import compose_config
 from zoo.data.batching import PadCollator
 from zoo.training.builders import build_datamodule, build_task, check_config
 from zoo.training.callbacks import NonFiniteLossGuard, batch_tokens
-from zoo.training.core_speed import compare_cores, format_cores
-from zoo.training.throughput import (  # noqa: F401  (re-exported: tests and users import them from here)
+from zoo.training.throughput import (
     Stopwatch,
     Timing,
     cpu_s_per_1k_tokens,
@@ -274,7 +263,7 @@ def format_results(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _quiet_lightning() -> None:
+def quiet_lightning() -> None:
     """Drop the banner, tips and warnings every `Trainer`/`fit` prints, so the table stands alone."""
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
@@ -282,35 +271,3 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
 
 
-@click.command("zoo-bench", cls=ZooCommand)
-@click.option("--batches", type=click.IntRange(min=1), default=150, help="Training batches per measurement.")
-@click.option("--repeats", type=click.IntRange(min=1), default=5, help="Interleaved measurements per figure.")
-@click.option("--threads", type=click.IntRange(min=1), default=1,
-              help="Torch CPU threads (1: no OpenMP barriers for a busy neighbour to stall, and process CPU time "
-                   "counts no idle spinning).")
-@click.option("--cores", is_flag=True,
-              help="Instead: one table of every recurrent core's training tokens/s and ratio to nn.LSTM, "
-                   "on the same batches.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the figures as JSON here.")
-@overrides_argument
-def main(batches: int, repeats: int, threads: int, cores: bool, out: Path | None,
-         overrides: tuple[str, ...]) -> int:
-    """Throughput: the zoo's training step against a plain PyTorch loop, and length-bucketed
-    packed batches against naive padding; with --cores, every recurrent core against
-    nn.LSTM. Other KEY=VALUE arguments are Hydra overrides (e.g. model=bilstm)."""
-    _quiet_lightning()
-    set_threads(threads)  # before any torch work, so the pools start at this size
-    if cores:
-        results = compare_cores(list(overrides), batches, repeats)
-        print(format_cores(results))
-    else:
-        results = run(list(overrides), batches, repeats)
-        print(format_results(results))
-    if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(results, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
