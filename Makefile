@@ -37,7 +37,7 @@ FOLDS ?=
 VERSION ?= challenger
 SERVE_PORT ?= 5001
 
-.PHONY: help install test test-slow ui-screenshots lint data train sweep study compare benchmark register promote serve zoo reproduce throughput bench ui services services-stop clean
+.PHONY: help install test test-slow ui-screenshots lint docs data train sweep study compare benchmark register promote serve zoo reproduce throughput bench ui services services-stop clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -49,8 +49,9 @@ install: ## create .venv (Python 3.11) and install torch, the package and its de
 	$(PY) -m pip install --quiet -e ".[dev]"
 	@$(PY) -c "import torch, lightning, mlflow, optuna; print('installed: torch', torch.__version__, '| lightning', lightning.__version__, '| mlflow', mlflow.__version__, '| optuna', optuna.__version__)"
 
-test: ## check the layer contract (import-linter) and run the fast offline test suite (uses ../shared/data)
+test: ## check the layer contract (import-linter), build the docs (mkdocs --strict) and run the fast offline test suite (uses ../shared/data)
 	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mkdocs build --strict --site-dir site
 	$(PY) -m pytest -q
 
 test-slow: ## run the long end-to-end tests too (full recipes)
@@ -62,6 +63,9 @@ ui-screenshots: ## the MLflow UI check (headless Chromium), its screenshots writ
 lint: ## ruff check and the layer contract
 	$(VENV)/bin/ruff check zoo tests
 	$(VENV)/bin/lint-imports --no-cache
+
+docs: ## build the documentation site (docs/, mkdocs.yml) into site/; --strict: a broken link fails
+	$(VENV)/bin/mkdocs build --strict --site-dir site
 
 data: ## link the benchmark datasets into $ZOO_DATA_DIR (default data/)
 	$(PY) -m zoo.data.link

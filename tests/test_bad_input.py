@@ -220,7 +220,7 @@ def _tsv_dataset(folder: Path, train: str, dev: str | None = None, **local: obje
     (folder / "train.tsv").write_text(train)
     (folder / "dev.tsv").write_text(dev or good)
     (folder / "test.tsv").write_text(good)
-    spec = parse_dataset_spec({"name": "tiny", "kind": "classification", "local": {
+    spec = parse_dataset_spec({"name": "tiny", "content": "classification", "local": {
         "format": "tsv", "dir": str(folder), "splits": {"train": "train.tsv", "validation": "dev.tsv",
                                                        "test": "test.tsv"},
         "text_column": "sentence", **local}})

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 from omegaconf import DictConfig, OmegaConf
 
+from zoo.config import compose_config
 from zoo.errors import ConfigError
 from zoo.paths import PROJECT_ROOT
 from zoo.training import pipeline
@@ -102,3 +103,42 @@ def test_missing_data_from_the_command_line_names_path_and_make_data(tmp_path) -
 def test_unknown_pooling_fails_before_data_loads(compose: Callable[..., DictConfig]) -> None:
     with pytest.raises(ConfigError, match="task.module.pooling='median'.*last, mean, max, attention"):
         check_config(compose("task.module.pooling=median"))
+
+
+def test_a_dataset_yaml_naming_only_what_differs_takes_every_option(tmp_path) -> None:
+    """A new dataset extends conf/schema/data.yaml, so options it does not write (cv_folds,
+    batch_size, the tokenizer) are still settable from the command line."""
+    from zoo.data import parse_dataset_spec
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "reviews.yaml").write_text(
+        "defaults:\n  - /schema/data@_here_\n  - _self_\nname: reviews\ncontent: classification\n"
+        "local: {format: csv, dir: '${paths.data_dir}/reviews', splits: {train: train.csv}}\n")
+    cfg = compose_config([f"hydra.searchpath=[file://{tmp_path}]", "data=reviews", "data.cv_folds=10",
+                          "data.tokenizer.vocab_size=5000"])
+    spec = parse_dataset_spec(cfg.data)
+    assert (spec.cv_folds, spec.tokenizer.vocab_size, spec.batch_size) == (10, 5000, 64)
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("data.foo=1", "error: Could not override 'data.foo'; To append to your config use +data.foo=1; "
+                   "Key 'foo' is not in struct"),
+    ("data.cv_folds=abc=1", "error: the command line does not parse: mismatched input '='"),
+])
+def test_a_command_line_hydra_refuses_is_one_error_line(override: str, message: str) -> None:
+    result = _train_cli(override)
+    assert result.returncode == 2 and result.stderr.startswith(message) and result.stderr.count("\n") == 1
+
+
+def test_make_data_links_every_dataset_the_configs_name(tmp_path) -> None:
+    from zoo.data.link import dataset_folders, link_datasets
+
+    conf, shared, data = tmp_path / "conf", tmp_path / "shared", tmp_path / "data"
+    (conf / "data").mkdir(parents=True)
+    for name in ("reviews", "news"):
+        (conf / "data" / f"{name}.yaml").write_text(f"local: {{dir: '${{paths.data_dir}}/{name}_files'}}\n")
+    (shared / "reviews_files").mkdir(parents=True)
+    folders = dataset_folders(conf)
+    assert folders == {"news": "news_files", "reviews": "reviews_files"}
+    assert link_datasets(shared, data, folders) == (["reviews"], ["news"])
+    assert (data / "reviews_files").resolve() == (shared / "reviews_files").resolve()

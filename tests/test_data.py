@@ -79,7 +79,7 @@ def _tiny_sources(root: Path) -> dict[str, dict]:
     _write(root / "t.txt", "abcdefghij" * 40)
     both = {"train": None, "validation": None, "test": None}
     split = lambda name: dict.fromkeys(both, name)  # noqa: E731
-    base = {"kind": "classification", "tokenizer": {"level": "word", "vocab_size": 100}, "batch_size": 2}
+    base = {"content": "classification", "tokenizer": {"level": "word", "vocab_size": 100}, "batch_size": 2}
     return {
         "csv": {**base, "local": {"format": "csv", "dir": str(root), "splits": split("t.csv")}},
         "tsv": {**base, "local": {"format": "tsv", "dir": str(root), "splits": split("t.tsv")}},
@@ -101,7 +101,7 @@ def test_each_classification_format_from_yaml_alone(tmp_path: Path, fmt: str) ->
 
 def test_plain_text_format_for_language_models(tmp_path: Path) -> None:
     _tiny_sources(tmp_path)
-    cfg = {"name": "tiny_text", "kind": "text", "batch_size": 2, "eval_batch_size": 2, "bptt": 5,
+    cfg = {"name": "tiny_text", "content": "text", "batch_size": 2, "eval_batch_size": 2, "bptt": 5,
            "tokenizer": {"level": "char"},
            "local": {"format": "text", "dir": str(tmp_path), "splits": {"train": "t.txt"},
                      "split_by_position": [0.8, 0.1, 0.1]}}
@@ -114,7 +114,7 @@ def test_plain_text_format_for_language_models(tmp_path: Path) -> None:
 def test_tokenizer_sees_only_the_train_split(tmp_path: Path) -> None:
     _write(tmp_path / "train.csv", "label,text\npos,good film\nneg,bad film\n")
     _write(tmp_path / "test.csv", "label,text\npos,zyzzyva film\n")
-    cfg = {"name": "leak", "kind": "classification",
+    cfg = {"name": "leak", "content": "classification",
            "local": {"format": "csv", "dir": str(tmp_path),
                      "splits": {"train": "train.csv", "validation": "test.csv", "test": "test.csv"}}}
     dm = _classification(cfg, tmp_path / "cache")
@@ -145,7 +145,7 @@ def test_missing_file_names_the_path_and_make_data(tmp_path: Path) -> None:
 def test_label_unseen_in_training_is_reported(tmp_path: Path) -> None:
     _write(tmp_path / "train.csv", "label,text\npos,good\nneg,bad\n")
     _write(tmp_path / "test.csv", "label,text\nmeh,so so\npos,fine\n")
-    cfg = {"name": "mismatch", "kind": "classification",
+    cfg = {"name": "mismatch", "content": "classification",
            "local": {"format": "csv", "dir": str(tmp_path),
                      "splits": {"train": "train.csv", "validation": "train.csv", "test": "test.csv"}}}
     with pytest.raises(DataError, match=r"test split has label\(s\) \['meh'\].*\['neg', 'pos'\]"):
@@ -154,7 +154,7 @@ def test_label_unseen_in_training_is_reported(tmp_path: Path) -> None:
 
 def test_malformed_files_are_reported(tmp_path: Path) -> None:
     _write(tmp_path / "bad.csv", "sentence,polarity\nhello,1\n")
-    cfg = {"name": "bad", "kind": "classification",
+    cfg = {"name": "bad", "content": "classification",
            "local": {"format": "csv", "dir": str(tmp_path),
                      "splits": dict.fromkeys(["train", "validation", "test"], "bad.csv")}}
     with pytest.raises(DataError, match=r"no column\(s\) \['text', 'label'\].*\['sentence', 'polarity'\]"):
@@ -168,10 +168,10 @@ def test_malformed_files_are_reported(tmp_path: Path) -> None:
 
 def test_dataset_yaml_mistakes_are_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="format='xml'"):
-        ClassificationDataModule({"name": "x", "kind": "classification",
+        ClassificationDataModule({"name": "x", "content": "classification",
                                   "local": {"format": "xml", "splits": {"train": "a"}}}, str(tmp_path))
     with pytest.raises(ConfigError, match="data.source='hub'"):
-        ClassificationDataModule({"name": "x", "kind": "classification", "source": "hub",
+        ClassificationDataModule({"name": "x", "content": "classification", "source": "hub",
                                   "local": {"format": "csv", "splits": {"train": "a"}}}, str(tmp_path))
 
 

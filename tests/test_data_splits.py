@@ -128,7 +128,7 @@ def _news(tmp_path: Path, text_columns: object) -> dict:
         "Cup final,  Late goal wins it ,sport\n"
         "Derby,,sport\n"
     )
-    return {"name": "news", "kind": "classification",
+    return {"name": "news", "content": "classification",
             "local": {"format": "csv", "dir": str(tmp_path), "text_columns": text_columns,
                       "splits": dict.fromkeys(["train", "validation", "test"], "news.csv")}}
 

@@ -34,3 +34,36 @@ def flatten(container: dict, prefix: str = "") -> dict[str, object]:
         else:
             flat[name] = value
     return flat
+
+
+def hydra_error_line(err: BaseException) -> str:
+    """Hydra's multi-line composition errors as one line: an unknown option with the choices
+    there are, an override of a key the config lacks with how to add it, a parse error."""
+    text = str(err).strip()
+    if "Available options in" in text:
+        head, _, rest = text.partition("Available options in")
+        group, _, listing = rest.partition(":")
+        options = [o.strip() for o in listing.split("Config search path")[0].splitlines() if o.strip()]
+        where = head.strip().replace("In 'config': ", "")
+        return f"{where}; Available options in{group}: {', '.join(options)}"
+    lines = [line.strip().rstrip(".") for line in text.splitlines()
+             if line.strip() and not line.strip().startswith(("See https", "full_key", "object_type"))]
+    if type(err).__name__ == "OverrideParseException":
+        return f"the command line does not parse: {lines[0] if lines else text} (key=value, e.g. data.cv_folds=10)"
+    cause = err.__cause__
+    if cause is not None and str(cause).strip():
+        lines.append(str(cause).strip().splitlines()[0].rstrip("."))
+    return "; ".join(lines) or type(err).__name__
+
+
+def check_overrides(overrides: Sequence[str]) -> None:
+    """Compose once to report a bad command line as one `ConfigError` line before Hydra's app
+    starts (Hydra itself prints such errors over several lines and exits 1)."""
+    from hydra.errors import HydraException
+
+    from zoo.errors import ConfigError
+
+    try:
+        compose_config(overrides)
+    except HydraException as err:
+        raise ConfigError(hydra_error_line(err)) from None

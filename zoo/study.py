@@ -5,7 +5,7 @@ Reports variant studies: sweeps whose search space makes `model` a categorical o
 (Greff et al. 2017, "LSTM: A Search Space Odyssey"). For each sweep it reads the study the
 sweep left in its Optuna storage (the spec's `storage`, else ZOO_OPTUNA_STORAGE, else
 optuna.db, as zoo-sweep does), never creating or changing one, and writes a section of
-`docs/variants.md` and a box plot `docs/variants_<name>.png` (zoo/sweeps/variants.py says
+`docs/variants.md` and a box plot `docs/variants_<name>.png` (zoo/sweeps/variants/analysis.py says
 which statistics and why). Every study is checked before anything is written.
 """
 

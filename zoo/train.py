@@ -13,6 +13,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
 from zoo.cli import fail, friendly_errors
+from zoo.config import check_overrides
 from zoo.errors import ZooError
 from zoo.paths import CONF_DIR, ensure_folder
 from zoo.quiet import quiet
@@ -38,14 +39,18 @@ def log_dir_given(argv: list[str]) -> str | None:
 
 
 def main() -> float | None:
-    """Hydra creates the run folder before `train` runs: an unwritable log folder is reported
-    here as one `error:` line, not Hydra's traceback."""
-    log_dir = log_dir_given(sys.argv[1:])
-    if log_dir:
-        try:
+    """Hydra creates the run folder before `train` runs, and reports a bad override over several
+    lines: an unwritable log folder and a command line that does not compose are reported here
+    as one `error:` line each."""
+    argv = sys.argv[1:]
+    log_dir = log_dir_given(argv)
+    try:
+        if log_dir:
             ensure_folder(Path(log_dir), "log folder", "set ZOO_LOG_DIR or paths.log_dir= to a writable folder")
-        except ZooError as err:
-            fail(str(err))
+        if not any(a.startswith(("-", "hydra.", "hydra/")) for a in argv):  # Hydra's own flags: its own report
+            check_overrides(argv)
+    except ZooError as err:
+        fail(str(err))
     return train()
 
 

@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from zoo.errors import ConfigError
 
 FORMATS = ("tsv", "csv", "label_prefix", "label_files", "text", "hub")
-KINDS = ("classification", "text")
+CONTENTS = ("classification", "text")  # labelled texts, or one text stream
 SPLITS = ("train", "validation", "test")
 PAD, UNK = "[PAD]", "[UNK]"  # ids 0 and 1 of every vocabulary
 SPECIAL_TOKENS = [PAD, UNK]
@@ -51,7 +51,7 @@ class TokenizerSpec:
 @dataclass(frozen=True)
 class DatasetSpec:
     name: str
-    kind: str
+    content: str  # classification | text: labelled texts, or one stream
     source_name: str
     source: SourceSpec
     tokenizer: TokenizerSpec
@@ -66,7 +66,7 @@ class DatasetSpec:
 
     @property
     def is_classification(self) -> bool:
-        return self.kind == "classification"
+        return self.content == "classification"
 
 
 def _plain(value: Any) -> Any:
@@ -88,9 +88,12 @@ def parse_dataset_spec(cfg: DictConfig | dict[str, Any]) -> DatasetSpec:
     """Validate the `data` config group and return a typed spec."""
     data = dict(_plain(cfg))
     name = data.pop("name", None) or "<unnamed>"
-    kind = data.pop("kind", None)
-    if kind not in KINDS:
-        raise ConfigError(f"data.kind={kind!r} for dataset {name}; choose one of {KINDS}")
+    content = data.pop("content", None)
+    legacy = data.pop("kind", None)  # the key's name before task kinds took the word
+    content = content if content is not None else legacy
+    if content not in CONTENTS:
+        raise ConfigError(f"data.content={content!r} for dataset {name}; choose one of {', '.join(CONTENTS)} "
+                          "(what the dataset holds: labelled texts, or one text stream)")
     source_name = data.pop("source", "local")
     sources = {key: data.pop(key) for key in ("local", "hub") if key in data}
     if source_name not in sources:
@@ -120,7 +123,7 @@ def parse_dataset_spec(cfg: DictConfig | dict[str, Any]) -> DatasetSpec:
         raise ConfigError(f"data.label_level={label_level!r}; choose coarse or fine")
     spec = _build(
         DatasetSpec,
-        {"name": name, "kind": kind, "source_name": source_name, "source": source,
+        {"name": name, "content": content, "source_name": source_name, "source": source,
          "tokenizer": tokenizer, **data},
         f"data ({name})",
     )

@@ -112,7 +112,7 @@ def _module_args(datamodule: TextDataModule) -> dict[str, Any]:
 
 
 KIND = register(TaskKind(
-    name="classifier", data_kind="classification", data_module=ClassificationDataModule,
+    name="classifier", data_content="classification", data_module=ClassificationDataModule,
     task_module=TextClassifier, network=build_network, metrics=("val/acc", "val/f1_macro", "val/loss"),
     primary="test/acc", direction=Direction.MAXIMIZE, example="a gripping, beautifully acted film", predict=classify,
     ensembles=True, module_args=_module_args,

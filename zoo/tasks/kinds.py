@@ -35,7 +35,7 @@ class TaskKind:
     and the registry's `task_kind` tag store."""
 
     name: str
-    data_kind: str  # the `kind:` of the dataset YAMLs it reads
+    data_content: str  # the `content:` of the dataset YAMLs it reads
     data_module: type[TextDataModule]
     task_module: type[ZooTask]
     network: Callable[[EncoderSpec, Mapping[str, Any]], nn.Module]  # from the module's hyperparameters

@@ -144,7 +144,7 @@ class LanguageModel(ZooTask):
 
 
 KIND = register(TaskKind(
-    name="language_model", data_kind="text", data_module=LanguageModelDataModule, task_module=LanguageModel,
+    name="language_model", data_content="text", data_module=LanguageModelDataModule, task_module=LanguageModel,
     network=build_network, metrics=("val/loss", "val/ppl", "val/bpc"), primary="test/loss",
     direction=Direction.MINIMIZE, example="ROMEO:", predict=generate, params=GENERATION_PARAMS,
     example_params={**GENERATION_PARAMS, "max_new_tokens": 20}, bidirectional=False,

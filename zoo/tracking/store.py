@@ -32,8 +32,9 @@ def is_embedded(tracking_uri: str) -> bool:
 def experiment_description(cfg: DictConfig) -> str:
     """What an experiment `<dataset>-<task>` holds, for the MLflow UI's description box."""
     data, task = cfg.data, cfg.task
+    content = data.get("content", data.get("kind", "?"))
     return (f"lstm-zoo training runs of task `{task.name}` ({task.get('kind', '?')}) on the `{data.name}` dataset "
-            f"({data.get('kind', '?')}, {data.get('source', '?')} source). Each run trains one LSTM recipe "
+            f"({content}, {data.get('source', '?')} source). Each run trains one LSTM recipe "
             f"and logs its curves, `val/best` (the best value of its monitored metric, "
             f"`{task.monitor}` by default), test metrics, dataset inputs and "
             "checkpoint; sweeps are `sweep-*` parent runs with one `tNNN-*` child run per Optuna trial, "

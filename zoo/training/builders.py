@@ -32,10 +32,10 @@ def check_config(cfg: DictConfig) -> EncoderSpec:
     spec = EncoderSpec.from_config(cfg.model)
     check_limits(cfg)
     data_spec = parse_dataset_spec(cfg.data)
-    if data_spec.kind != kind.data_kind:
+    if data_spec.content != kind.data_content:
         raise ConfigError(
-            f"task={cfg.task.name} needs a {kind.data_kind!r} dataset but data={data_spec.name} "
-            f"is {data_spec.kind!r}; pick a dataset whose kind is {kind.data_kind!r}"
+            f"task={cfg.task.name} needs a {kind.data_content!r} dataset but data={data_spec.name} "
+            f"is {data_spec.content!r}; pick a dataset whose content is {kind.data_content!r}"
         )
     target = cfg.task.module.get("_target_")
     if target is not None and not issubclass(get_class(target), kind.task_module):

@@ -230,7 +230,7 @@ def format_results(r: dict[str, Any]) -> str:
         return FIGURES[name]
 
     lines = [
-        f"lstm-zoo bench: SST-2 train, {r['model']}, {r['batches']} batches of {r['batch_size']}, "
+        f"lstm-zoo throughput: SST-2 train, {r['model']}, {r['batches']} batches of {r['batch_size']}, "
         f"torch threads {r['threads']}, {r['repeats']} interleaved repeats",
         f"  {'':<30}{'wall-clock tokens/s':>29}   {'CPU s per 1k tokens':>23}",
         f"  {'':<30}{'min':>9} {'median':>9} {'max':>9}   {'min':>7} {'median':>7} {'max':>7}",

@@ -34,7 +34,7 @@ PRUNERS: dict[str, dict[str, Any]] = {
     "threshold": {TARGET: "optuna.pruners.ThresholdPruner"},
     "none": {TARGET: "optuna.pruners.NopPruner"},
 }
-KINDS: dict[str, tuple[dict[str, dict[str, Any]], type, str]] = {  # what -> (aliases, base class, example)
+FACTORIES: dict[str, tuple[dict[str, dict[str, Any]], type, str]] = {  # what -> (aliases, base class, example)
     "sampler": (SAMPLERS, optuna.samplers.BaseSampler, "optuna.samplers.QMCSampler"),
     "pruner": (PRUNERS, optuna.pruners.BasePruner, "optuna.pruners.PercentilePruner"),
 }
@@ -51,7 +51,7 @@ def selector(block: Any) -> tuple[str, Any] | None:
 
 def normalize(raw: Any, what: str) -> dict[str, Any]:
     """The block as a spec keeps it (`tpe` -> {name: tpe}), checked to pick one known factory."""
-    aliases, _, example = KINDS[what]
+    aliases, _, example = FACTORIES[what]
     if raw is not None and not isinstance(raw, str | Mapping):
         raise ConfigError(f"{what}={raw!r} must be a name ({', '.join(aliases)}) or a mapping")
     block = {"name": raw} if isinstance(raw, str) else dict(raw or {})
@@ -72,12 +72,12 @@ def resolve(block: dict[str, Any], what: str) -> dict[str, Any]:
     if TARGET in block:
         return dict(block)
     options = {k: v for k, v in block.items() if k != "name"}
-    return {**KINDS[what][0][block["name"]], **options}
+    return {**FACTORIES[what][0][block["name"]], **options}
 
 
 def _target_class(path: str, what: str) -> type:
     """The class a `_target_` names, checked to be an Optuna sampler or pruner before it is built."""
-    aliases, base, example = KINDS[what]
+    aliases, base, example = FACTORIES[what]
     module, _, name = path.rpartition(".")
     try:
         cls = getattr(importlib.import_module(module), name)
