@@ -11,6 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 from helpers.toy_classifier import Loaded, toy_bundle, toy_text_model, toy_texts
@@ -101,3 +102,16 @@ def test_predict_streams_stdin(toy: Loaded, monkeypatch: pytest.MonkeyPatch,
     out = capsys.readouterr()
     assert [json.loads(line)["text"] for line in out.out.splitlines()] == texts
     assert toy.calls == [4, 4, 2] and out.err == ""  # no progress bar when stderr is not a terminal
+
+
+def test_a_bundle_registered_when_gates_was_called_seed_still_serves(tmp_path: Path) -> None:
+    """Bundles store the core's name: one saved as `seed` (the name before `gates`) loads and
+    answers as the same weights under the new name."""
+    gates = toy_bundle(tmp_path / "gates.pt", model={"variant": "gates", "hidden_size": 16, "embedding_dim": 8})
+    old = torch.load(gates, weights_only=True)
+    old["hparams"]["model"]["variant"] = "seed"
+    torch.save(old, tmp_path / "seed.pt")
+    texts = toy_texts(20, 6)
+    frame = pd.DataFrame({"text": texts})
+    assert toy_text_model(tmp_path / "seed.pt").predict(None, frame).equals(
+        toy_text_model(gates).predict(None, frame))

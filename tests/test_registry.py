@@ -18,9 +18,10 @@ from mlflow.exceptions import MlflowException
 from zoo.errors import ZooError
 from zoo.paths import PROJECT_ROOT
 from zoo.registry.bundle import FORMAT, load_bundle
+from zoo.registry.gate import promote
 from zoo.registry.loading import load_registered
 from zoo.registry.pyfunc import ModelInputError, texts_from
-from zoo.registry.versions import promote, register_run
+from zoo.registry.versions import register_run
 from zoo.training.pipeline import run_training
 
 SMALL = ("debug=smoke", "model.hidden_size=16", "model.embedding_dim=8")

@@ -15,7 +15,7 @@ from zoo.data import ClassificationDataModule
 from zoo.direction import Direction
 from zoo.errors import ConfigError, ZooError
 from zoo.registry.bundle import bundle_from_checkpoint
-from zoo.registry.merit import version_kind
+from zoo.registry.gate import version_kind
 from zoo.registry.pyfunc import ZooTextModel
 from zoo.tasks import TaskKind, TextClassifier, kind, kind_of_checkpoint, kind_of_config, register
 from zoo.tasks.classifier import build_network
@@ -33,7 +33,7 @@ def _toy_predict(model: Inference, texts: list[str], params: Mapping[str, Any]) 
 # A kind that reuses the classifier's modules but is compared on macro-F1, refuses
 # bidirectional encoders and answers with an extra column: nothing outside this file changes.
 TOY = register(TaskKind(
-    name="toy", data_kind="classification", data_module=ClassificationDataModule, task_module=TextClassifier,
+    name="toy", data_content="classification", data_module=ClassificationDataModule, task_module=TextClassifier,
     network=build_network, metrics=("val/f1_macro",), primary="test/f1_macro", direction=Direction.MAXIMIZE,
     example="a toy sentence", predict=_toy_predict, bidirectional=False,
     module_args=lambda dm: {**dm.sizes(), "class_names": ["neg", "pos"]},
@@ -52,7 +52,7 @@ def test_every_task_names_its_kind(compose: Callable[..., DictConfig], task: str
     assert kind_of_config(cfg).name == name
     with open_dict(cfg):  # a config logged before task.kind existed names its dataset kind instead
         del cfg.task.kind
-        cfg.task.data_kind = kind(name).data_kind
+        cfg.task.data_kind = kind(name).data_content  # the legacy key held the same two words
     assert kind_of_config(cfg).name == name
     with pytest.raises(ConfigError, match="task.kind"):
         kind_of_config(compose(f"task={task}", "task.kind=nope"))

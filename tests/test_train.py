@@ -14,7 +14,8 @@ import torch
 from omegaconf import DictConfig
 
 from zoo.errors import TrainingError, ZooError
-from zoo.registry.versions import promote, register_run
+from zoo.registry.gate import promote
+from zoo.registry.versions import register_run
 from zoo.training import pipeline
 from zoo.training.pipeline import run_training
 from zoo.training.summary import format_summary

@@ -20,7 +20,7 @@ from zoo.training.builders import check_config
 REQUIRED = {  # recipe: (dataset, task, variant, bidirectional)
     "sst2_lstm": ("sst2", "sentiment", "lstm", False),
     "sst2_bilstm": ("sst2", "sentiment", "lstm", True),
-    "sst2_gates": ("sst2", "sentiment", "seed", False),
+    "sst2_gates": ("sst2", "sentiment", "gates", False),
     "trec_lstm": ("trec", "classification", "lstm", False),
     "trec_bilstm": ("trec", "classification", "lstm", True),
     "tinyshakespeare_lstm": ("tinyshakespeare", "generation", "lstm", False),
@@ -52,8 +52,8 @@ def test_zoo_registers_promotes_and_ranks(base_overrides: tuple[str, ...], tmp_p
     assert [e.name for e in entries] == ["sst2-sentiment"] * 2 and [e.version for e in entries] == ["1", "2"]
 
     table = write_leaderboard(uri, tmp_path)
-    assert [r.recipe for r in table] == ["sst2_lstm", "sst2_gates"]
-    assert [r.variant for r in table] == ["lstm", "gates"] and all(r.metric == "test/acc" for r in table)
+    assert [r.recipe for r in table] == ["sst2_gates", "sst2_lstm"]  # recipes in name order
+    assert [r.variant for r in table] == ["gates", "lstm"] and all(r.metric == "test/acc" for r in table)
     client = mlflow.MlflowClient(uri)
     champion = client.get_model_version_by_alias("sst2-sentiment", "champion")
     assert float(champion.tags["test_acc"]) == pytest.approx(max(r.value for r in table), abs=1e-6)
@@ -69,7 +69,7 @@ def test_zoo_registers_promotes_and_ranks(base_overrides: tuple[str, ...], tmp_p
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["only=imdb_lstm"], "unknown recipe(s) ['imdb_lstm']; recipes: sst2_bilstm, sst2_bilstm_tuned, sst2_lstm"),
+    (["only=imdb_lstm"], "unknown recipe(s) ['imdb_lstm']; recipes: sst2_bilstm, sst2_bilstm_tuned, sst2_gates, sst2_lstm"),
     (["train=maybe"], "train='maybe': use train=true"),
     (["recipe=sst2_lstm"], "unexpected argument 'recipe=sst2_lstm'; options: only="),
 ])

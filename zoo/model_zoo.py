@@ -20,10 +20,10 @@ from zoo.cli import Switch, ZooCommand
 from zoo.config import compose_config
 from zoo.errors import ZooError
 from zoo.paths import PROJECT_ROOT
+from zoo.registry.gate import promote, stats_tags
 from zoo.registry.leaderboard import Row, markdown, plot, rows
 from zoo.registry.loading import default_tracking_uri
-from zoo.registry.merit import stats_tags
-from zoo.registry.versions import Registered, promote, register_run
+from zoo.registry.versions import Registered, register_run
 from zoo.sweeps.benchmark.arms import Arm
 from zoo.sweeps.benchmark.replicates import run_arms
 from zoo.sweeps.benchmark.run import OPTIONS, parse_seeds, recipes, report

@@ -8,8 +8,8 @@ import sys
 import click
 
 from zoo.cli import ZooCommand
+from zoo.registry.gate import promote
 from zoo.registry.loading import reading_store
-from zoo.registry.versions import promote
 
 
 @click.command("zoo-promote", cls=ZooCommand)

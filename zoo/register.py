@@ -17,8 +17,9 @@ import click
 from zoo.cli import Switch, ZooCommand
 from zoo.errors import ZooError
 from zoo.registry.ensemble import register_ensemble
+from zoo.registry.gate import force_champion, promote
 from zoo.registry.loading import reading_store
-from zoo.registry.versions import CHAMPION, check_alias, force_champion, promote, register_run
+from zoo.registry.versions import CHAMPION, check_alias, register_run
 
 
 @click.command("zoo-register", cls=ZooCommand)

@@ -87,6 +87,7 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
 def parse_dataset_spec(cfg: DictConfig | dict[str, Any]) -> DatasetSpec:
     """Validate the `data` config group and return a typed spec."""
     data = dict(_plain(cfg))
+    data.pop("defaults", None)  # Hydra's (conf/schema/data.yaml), when a YAML is read without Hydra
     name = data.pop("name", None) or "<unnamed>"
     content = data.pop("content", None)
     legacy = data.pop("kind", None)  # the key's name before task kinds took the word

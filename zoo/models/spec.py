@@ -145,24 +145,6 @@ class EncoderSpec:
         """The one short name of an architecture (run names, tables): `bilstm-L2-H232`."""
         return f"{self.core_name}-L{self.num_layers}-H{self.hidden_size}"
 
-    def tags(self) -> dict[str, str]:
-        """What a registry version says about its architecture, as MLflow tag strings: the sizes
-        always, and each option and regulariser only where it is on (a plain LSTM's tags stay short)."""
-        tags = {"variant": self.core_name, "depth": str(self.num_layers), "width": str(self.hidden_size),
-                "embedding_dim": str(self.embedding_dim)}
-        optional = {"bidirectional": self.bidirectional, "proj_size": self.proj_size, "dropout": self.dropout,
-                    "embedding_dropout": self.embedding_dropout, "output_dropout": self.output_dropout,
-                    "weight_drop": self.weight_drop, "locked_dropout": self.locked_dropout,
-                    "ngram_buckets": self.ngram_buckets, "word_dropout": self.word_dropout,
-                    "num_heads": self.num_heads, "ffn_size": self.ffn_size, "context": self.context}
-        tags.update({key: str(value).lower() if isinstance(value, bool) else f"{value:g}"
-                     for key, value in optional.items() if value})
-        if self.kernel_sizes:
-            tags["kernel_sizes"] = ",".join(map(str, self.kernel_sizes))
-        if self.positions:
-            tags["positions"] = self.positions
-        return tags
-
     @classmethod
     def from_config(cls, cfg: Any) -> EncoderSpec:
         """Build from a config mapping, reporting unknown keys instead of a TypeError."""

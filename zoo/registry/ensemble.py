@@ -12,7 +12,6 @@ import torch
 from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, OmegaConf
 from torch.nn import functional as F
-from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from zoo.errors import DataError, ZooError
 from zoo.registry.bundle import build_network, bundle_from_checkpoint, ensemble_bundle
@@ -27,6 +26,7 @@ from zoo.registry.versions import (
     register_bundle,
 )
 from zoo.secrets import mask
+from zoo.tasks import kind
 from zoo.training.builders import build_datamodule
 
 ENSEMBLE_OF = "zoo.ensemble_of"
@@ -67,27 +67,21 @@ def member_config(client: mlflow.MlflowClient, run_id: str, tracking_uri: str) -
 
 
 @torch.no_grad()
-def test_metrics(network: torch.nn.Module, datamodule: Any) -> dict[str, float]:
-    """Accuracy, macro-F1 and loss (nats) of a classifier network on the test split."""
-    return score_test(network, datamodule)[0]
-
-
-@torch.no_grad()
-def score_test(network: torch.nn.Module, datamodule: Any) -> tuple[dict[str, float], np.ndarray]:
-    """The test metrics, and per test example (in the test loader's order) 1.0 where the
-    network's most probable class is the label: what a paired bootstrap compares."""
-    classes = len(datamodule.classes)
-    accuracy, f1 = MulticlassAccuracy(classes, average="micro"), MulticlassF1Score(classes, average="macro")
+def score_test(network: torch.nn.Module, datamodule: Any, bundle: dict[str, Any]) -> tuple[dict[str, float],
+                                                                                         np.ndarray]:
+    """The task kind's test metrics and the loss (nats) of an ensemble (its network gives log
+    probabilities), and per test example (in the test loader's order) 1.0 where the most
+    probable class is the label: what a paired bootstrap compares."""
+    metrics = kind(bundle["task"]).metric_collection(bundle["hparams"], "test/")
     loss, count, correct = 0.0, 0, []
     for batch in datamodule.test_dataloader():
         log_probs = network(batch["input_ids"], batch["lengths"])
         loss += float(F.nll_loss(log_probs, batch["labels"], reduction="sum"))
         count += len(batch["labels"])
-        accuracy.update(log_probs, batch["labels"])
-        f1.update(log_probs, batch["labels"])
+        metrics.update(log_probs, batch["labels"])
         correct.append((log_probs.argmax(dim=-1) == batch["labels"]).float().numpy())
-    metrics = {"test/acc": float(accuracy.compute()), "test/f1_macro": float(f1.compute()), "test/loss": loss / count}
-    return metrics, np.concatenate(correct)
+    scores = {name: float(value) for name, value in metrics.compute().items()}
+    return {**scores, "test/loss": loss / count}, np.concatenate(correct)
 
 
 def run_bundle(client: mlflow.MlflowClient, run: mlflow.entities.Run) -> dict[str, Any]:
@@ -117,7 +111,7 @@ def score_ensemble(client: mlflow.MlflowClient, runs: list[mlflow.entities.Run],
     if datamodule.tokenizer.to_str() != bundle["tokenizer_json"]:
         raise ZooError("the data now gives another tokenizer than the seed runs were trained with (the data "
                        "changed?); refusing to score the ensemble on it")
-    metrics, correct = score_test(network, datamodule)
+    metrics, correct = score_test(network, datamodule, bundle)
     return bundle, metrics, correct
 
 
@@ -154,7 +148,8 @@ def _register_ensemble(parent_run_id: str, tracking_uri: str, alias: str | None)
         "val/best": sum(r.data.metrics.get("val/best", float("nan")) for r in runs) / len(runs)}.items()])
     trained_ms = sum(r.info.end_time - r.info.start_time for r in runs)  # its duration: the members' training
     client.set_terminated(run_id, "FINISHED", end_time=run.info.start_time + trained_ms)
-    print(f"seed ensemble of {len(runs)} runs: test/acc {metrics['test/acc']:.4f} (members: "
-          + ", ".join(f"{r.data.metrics.get('test/acc', float('nan')):.4f}" for r in runs) + ")", flush=True)
+    primary = kind(bundle["task"]).primary
+    print(f"seed ensemble of {len(runs)} runs: {primary} {metrics[primary]:.4f} (members: "
+          + ", ".join(f"{r.data.metrics.get(primary, float('nan')):.4f}" for r in runs) + ")", flush=True)
     return register_bundle(client, client.get_run(run_id), bundle, alias,
                            extra_tags={"zoo.ensemble": "true", "n_members": str(len(runs))})

@@ -13,7 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import mlflow  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from zoo.registry.merit import merit, tag_key, version_kind  # noqa: E402
+from zoo.registry.gate import merit, version_kind  # noqa: E402
+from zoo.registry.tags import Architecture, metric_tag  # noqa: E402
 
 
 @dataclass
@@ -54,12 +55,13 @@ def _row(client: mlflow.MlflowClient, recipe: str, newest) -> Row:
     metric = version_kind(tags).primary
     ensemble = tags.get("zoo.ensemble") == "true"
     value, _ = merit(tags, metric)
-    key = tag_key(metric)
+    key = metric_tag(metric)
+    architecture = Architecture.read(tags)
     seeds = f"{key}_std" in tags and not ensemble
     best_val = float(tags["val_best_mean"]) if seeds and "val_best_mean" in tags else m.get("val/best", float("nan"))
     return Row(
-        recipe=recipe, task=p["task.name"], dataset=p["data.name"], variant=tags["variant"],
-        depth=int(tags["depth"]), width=int(tags["width"]), params=int(tags["params"]),
+        recipe=recipe, task=p["task.name"], dataset=p["data.name"], variant=architecture.variant,
+        depth=architecture.depth, width=architecture.width, params=architecture.params,
         metric=metric, value=value, best_val=best_val,
         reference=p.get("zoo_entry.reference", ""), reference_value=float(p.get("zoo_entry.reference_value", "nan")),
         minutes=(run.info.end_time - run.info.start_time) / 60000, uri=f"models:/{version.name}/{version.version}",

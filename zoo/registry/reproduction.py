@@ -14,8 +14,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from zoo.config import compose_config
 from zoo.errors import ZooError
+from zoo.registry.gate import version_kind
 from zoo.registry.loading import URI
-from zoo.registry.merit import version_kind
 from zoo.registry.versions import resolve_version
 from zoo.training.builders import build_datamodule
 from zoo.training.pipeline import run_training

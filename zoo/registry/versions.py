@@ -22,11 +22,10 @@ from zoo.errors import ZooError
 from zoo.models import EncoderSpec
 from zoo.registry.bundle import bundle_from_checkpoint
 from zoo.registry.locks import drop_duplicate, registration_lock
-from zoo.registry.merit import merit, tag_key, version_kind
 from zoo.registry.pyfunc import ZooTextModel
+from zoo.registry.tags import architecture_tags
 from zoo.secrets import mask
 from zoo.tracking.store import CHECKPOINT_ARTIFACT as CHECKPOINT
-from zoo.tracking.store import TRUNCATED_TAG
 
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_code.py")
 ZOO_PACKAGE = Path(__file__).resolve().parents[1]  # logged as the model's code: it loads without zoo installed
@@ -94,7 +93,7 @@ def _tags(run: mlflow.entities.Run, bundle: dict, sweep_run_id: str | None) -> d
     """The version's tags: the architecture from the typed bundle, not MLflow's string params."""
     m, t = run.data.metrics, run.data.tags
     tags = {
-        "task_kind": bundle["task"], **EncoderSpec.from_config(bundle["hparams"]["model"]).tags(),
+        "task_kind": bundle["task"], **architecture_tags(EncoderSpec.from_config(bundle["hparams"]["model"])),
         "params": str(int(m.get("model/params", 0))), "seed": run.data.params.get("seed", ""),
         "run_id": run.info.run_id, "git_commit": t.get("git.commit", "unknown"),
         "git_dirty": t.get("git.dirty", "unknown"),
@@ -276,56 +275,3 @@ def resolve_version(client: mlflow.MlflowClient, name: str, ref: str) -> ModelVe
         return client.get_model_version(name, ref) if ref.isdigit() else client.get_model_version_by_alias(name, ref)
     except MlflowException:
         raise ZooError(f"{name} has no version or alias {ref!r}; {describe_available(client, name)}") from None
-
-
-def promote(name: str, ref: str, tracking_uri: str) -> str:
-    """Make version `ref` the champion if it beats the current one on the test metric."""
-    client = mlflow.MlflowClient(tracking_uri)
-    candidate = resolve_version(client, name, ref)
-    task_kind = version_kind(candidate.tags)
-    metric, direction = task_kind.primary, task_kind.direction
-    key = metric.replace("/", "_")
-    if key not in candidate.tags:
-        raise ZooError(f"{name} v{candidate.version} has no {metric} (its run skipped the test split), so it "
-                       "cannot be compared; retrain with test=true and register that run")
-    if candidate.tags.get(TRUNCATED_TAG) == "true":
-        raise ZooError(f"{name} v{candidate.version} was cut short by trainer.max_time, so its {metric} depends on "
-                       "the machine's speed; retrain it with an epoch or step budget (no trainer.max_time)")
-    value, measured = merit(candidate.tags, metric)
-    try:
-        champion = client.get_model_version_by_alias(name, "champion")
-    except MlflowException:
-        champion = None
-    if champion is not None and str(champion.version) == str(candidate.version):
-        return f"{name} v{candidate.version} is already the champion ({measured})"
-    if champion is not None:
-        best, best_measured = merit(champion.tags, metric)
-        if not direction.better(value, best):
-            return f"kept champion {name} v{champion.version} ({best_measured}); v{candidate.version} has {measured}"
-    client.set_registered_model_alias(name, CHAMPION, candidate.version)
-    before = f" over v{champion.version} ({merit(champion.tags, metric)[1]})" if champion else " (no champion before)"
-    return f"promoted {name} v{candidate.version} to champion: {measured}{before}"
-
-
-def force_champion(name: str, ref: str, tracking_uri: str) -> str:
-    """Make version `ref` the champion WITHOUT the promotion gate (`force=true`); says what it overrode."""
-    client = mlflow.MlflowClient(tracking_uri)
-    candidate = resolve_version(client, name, ref)
-    metric = version_kind(candidate.tags).primary
-    try:
-        champion = client.get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
-        champion = None
-
-    def worth(version: ModelVersion) -> str:
-        return merit(version.tags, metric)[1] if tag_key(metric) in version.tags else f"no {metric}"
-
-    client.set_registered_model_alias(name, CHAMPION, candidate.version)
-    if champion is None:
-        replaced = "there was no champion"
-    elif str(champion.version) == str(candidate.version):
-        replaced = "it already was the champion"
-    else:
-        replaced = f"replaced v{champion.version} ({worth(champion)})"
-    return (f"FORCED {name} v{candidate.version} ({worth(candidate)}) to champion without the promotion gate "
-            f"(force=true); {replaced}")

@@ -117,4 +117,5 @@ KIND = register(TaskKind(
     primary="test/acc", direction=Direction.MAXIMIZE, example="a gripping, beautifully acted film", predict=classify,
     ensembles=True, module_args=_module_args,
     forward_tokens=lambda network, tokens: network(tokens, torch.full((len(tokens),), tokens.shape[1])),
+    metric_collection=lambda hparams, prefix: _metrics(int(hparams["num_classes"]), prefix),
 ))

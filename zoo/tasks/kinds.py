@@ -11,6 +11,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 from torch import Tensor, nn
+from torchmetrics import MetricCollection
 
 from zoo.data.base import TextDataModule
 from zoo.direction import Direction
@@ -52,6 +53,9 @@ class TaskKind:
     window_key: str = "max_length"  # the data option that bounds how many tokens the encoder reads at once
     # the network's output for a batch of whole token rows (no padding): what latency is measured on
     forward_tokens: Callable[[nn.Module, Tensor], Tensor] | None = None
+    # the kind's metrics (torchmetrics) from a module's hyperparameters, named with a prefix: what
+    # its LightningModule logs and what anything scoring its networks outside Lightning computes
+    metric_collection: Callable[[Mapping[str, Any], str], MetricCollection] | None = None
 
     @property
     def maximize(self) -> bool:

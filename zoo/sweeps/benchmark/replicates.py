@@ -28,6 +28,7 @@ from zoo.sweeps.orchestration.loop import launch, work
 from zoo.sweeps.orchestration.objective import ChildRunObjective, Point
 from zoo.sweeps.orchestration.runs import joined_parent_run, open_parent_run
 from zoo.sweeps.orchestration.storage import fail_dead_local_trials, name_metrics
+from zoo.tasks import kind_of_config
 from zoo.tracking import experiment_for
 from zoo.training.summary import TrainResult
 
@@ -114,15 +115,16 @@ def failure_reasons(study: optuna.Study) -> dict[str, str]:
     return reasons
 
 
-def _progress(arm: Arm):
+def _progress(arm: Arm, primary: str):
+    """`[arm] seed1  COMPLETE test/acc=0.8740  val/best=0.8611  41.2s  (2/5 done)`: the task kind's
+    primary test metric and the best validation value of each finished seed."""
     total = len(arm.points())
 
     def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         if not trial.params:  # a pruned stray: nothing ran
             return
         metrics = trial.user_attrs.get("metrics", {})
-        shown = "  ".join(f"{k}={v:.4f}" for k, v in metrics.items() if k.startswith(("test/acc", "test/loss",
-                                                                                       "val/best")))
+        shown = "  ".join(f"{k}={metrics[k]:.4f}" for k in (primary, "val/best") if k in metrics)
         done = len(collect(study, arm)[0])
         print(f"[{arm.name}] {point_label(trial.params):<14} {trial.state.name:<8} "
               f"{shown or trial.user_attrs.get('fail_reason', '')}  {trial.user_attrs.get('seconds', '-')}s  "
@@ -180,6 +182,7 @@ class Replicates:
             self.parent_run_id = joined_parent_run(self.study, f"benchmark {arm.name} has no launcher yet: start the "
                                                    "same command without role=worker first (it queues the runs), "
                                                    "then add workers")
+        self.primary = kind_of_config(cfg).primary
         self.objective = ReplicateObjective(arm, self.parent_run_id, self.client, experiment_id,
                                             Path(cfg.paths.log_dir) / "benchmarks")
 
@@ -196,7 +199,7 @@ class Replicates:
 
     def work(self) -> None:
         """Take queued points one at a time until none is left (several workers may share them)."""
-        work(self.study, self.objective, _progress(self.arm),
+        work(self.study, self.objective, _progress(self.arm, self.primary),
              lambda: bool(self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))))
 
     def abort(self) -> None:

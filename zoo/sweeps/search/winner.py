@@ -7,8 +7,8 @@ import mlflow
 import optuna
 from omegaconf import DictConfig
 
-from zoo.registry.merit import stats_tags
-from zoo.registry.versions import has_checkpoint, promote, register_run
+from zoo.registry.gate import promote, stats_tags
+from zoo.registry.versions import has_checkpoint, register_run
 from zoo.sweeps.search.confirmation import confirm, log_confirmation
 from zoo.sweeps.search.objective import TrialObjective
 from zoo.sweeps.search.report import ranked
