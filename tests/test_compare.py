@@ -98,3 +98,36 @@ def test_paired_bootstrap_and_holm() -> None:
     same = paired_bootstrap(better, better.copy(), resamples=500)
     assert same.difference == 0 and same.p_value == 1.0
     assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+
+
+def _contenders(values: dict[str, list[float]]):
+    from zoo.sweeps.benchmark.arms import Arm, ArmResult, RunRecord
+    from zoo.sweeps.compare.evidence import contender
+
+    out = []
+    for arch, seeds in values.items():
+        runs = [RunRecord({"seed": i}, f"r{i}", {"test/acc": v, "val/best": v}) for i, v in enumerate(seeds)]
+        out.append(contender(arch, arch.endswith("lstm"), ArmResult(Arm(arch, [], [0]), "p", runs, [], {}),
+                             "test/acc"))
+    return out
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    ({"bilstm": [0.90, 0.91, 0.905, 0.90, 0.91], "cnn": [0.88, 0.87, 0.875, 0.88, 0.87],
+      "transformer": [0.80, 0.92, 0.85, 0.90, 0.83]},
+     r"^the LSTM wins: bilstm 0.9050 .* best other model, cnn 0.8750 .*; transformer is worse on the mean but "),
+    ({"bilstm": [0.90, 0.91, 0.905, 0.90, 0.91], "cnn": [0.93, 0.94, 0.935, 0.93, 0.94]},
+     r"^another model wins: cnn 0.9350"),
+    ({"bilstm": [0.90, 0.91, 0.905, 0.90, 0.91], "cnn": [0.90, 0.92, 0.89, 0.91, 0.90]},
+     r"^no significant difference: the LSTM \(bilstm\)"),
+])
+def test_the_task_verdict_reads_the_tests(values: dict[str, list[float]], expected: str) -> None:
+    import re
+
+    from zoo.direction import Direction
+    from zoo.sweeps.compare.evidence import pick_reference, task_verdict, verdicts
+
+    contenders = _contenders(values)
+    reference = pick_reference(contenders, Direction.MAXIMIZE)
+    found = verdicts(contenders, reference, "test/acc", Direction.MAXIMIZE, 0.05)
+    assert re.search(expected, task_verdict(contenders, reference, found, "test/acc", Direction.MAXIMIZE))

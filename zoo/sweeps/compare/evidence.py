@@ -73,20 +73,25 @@ def verdicts(contenders: list[Contender], reference: Contender, metric: str, dir
 
 def task_verdict(contenders: list[Contender], reference: Contender, found: list[Verdict], metric: str,
                  direction: Direction) -> str:
-    """One sentence: does an LSTM win, does another model, or can the data not tell?"""
+    """One sentence per task: another model wins (one beats the LSTM significantly), the LSTM
+    wins (the best other model, by test mean, is significantly worse), or the data cannot tell."""
     lstm = {c.arch: c.lstm for c in contenders}
+    calls = {v.arch: v for v in found}
     winners = [v for v in found if v.call == f"{v.arch} wins" and not lstm[v.arch]]
     if winners:
         best = min(winners, key=lambda v: direction.sort_key(v.welch.a.mean))
         return (f"another model wins: {best.arch} {best.welch.a.text()} against the LSTM ({reference.arch}) "
                 f"{best.welch.b.text()} on {metric} (Holm-adjusted Welch p = {best.welch_p_adjusted:.3g})")
-    non_lstm = [v for v in found if not lstm[v.arch]]
-    if non_lstm and all(v.call == f"{reference.arch} wins" for v in non_lstm):
-        return (f"the LSTM wins: {reference.arch} {reference.test.text()} on {metric} is significantly better "
-                "than every other model")
-    best_other = min((c for c in contenders if not c.lstm), key=lambda c: direction.sort_key(c.test.mean),
-                     default=None)
-    if best_other is None:
+    others = sorted((c for c in contenders if not c.lstm), key=lambda c: direction.sort_key(c.test.mean))
+    if not others:
         return f"only LSTMs were compared; the reference is {reference.arch}"
-    return (f"no significant difference: the LSTM ({reference.arch}) {reference.test.text()} and the best other "
-            f"model ({best_other.arch}) {best_other.test.text()} on {metric}")
+    best, verdict = others[0], calls[others[0].arch]
+    if verdict.call != f"{reference.arch} wins":
+        return (f"no significant difference: the LSTM ({reference.arch}) {reference.test.text()} and the best other "
+                f"model ({best.arch}) {best.test.text()} on {metric} (Holm-adjusted Welch p = "
+                f"{verdict.welch_p_adjusted:.3g})")
+    unclear = [c.arch for c in others if calls[c.arch].call != f"{reference.arch} wins"]
+    caveat = (f"; {', '.join(unclear)} {'is' if len(unclear) == 1 else 'are'} worse on the mean but not "
+              "significantly" if unclear else "")
+    return (f"the LSTM wins: {reference.arch} {reference.test.text()} against the best other model, {best.arch} "
+            f"{best.test.text()}, on {metric} (Holm-adjusted Welch p = {verdict.welch_p_adjusted:.3g}){caveat}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from matplotlib.ticker import NullFormatter, ScalarFormatter
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 from zoo.direction import Direction
 from zoo.sweeps.compare.evidence import Contender, Verdict
@@ -72,8 +72,9 @@ def plot(table: Table, path: Path) -> Path:
         ax.plot([c.cost.latency_ms[length]["p50"] for c in front if c.cost], [c.test.mean for c in front if c.cost],
                 "--", color="grey", label="Pareto front")
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
         ax.set_xlabel(f"batch-1 latency at {length} tokens, p50 (ms, log scale)")
         ax.set_ylabel(f"{table.metric}, mean ± std over {table.spec.seeds} seeds "
                       f"({'higher' if table.direction.higher_is_better else 'lower'} is better)")
