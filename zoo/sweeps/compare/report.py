@@ -41,7 +41,8 @@ class Table:
     reference: Contender
     verdicts: dict[str, Verdict]
     verdict: str
-    seconds: float = 0.0
+    seconds: float = 0.0  # this invocation's wall time
+    trial_seconds: float = 0.0  # every trial and seed run of the comparison, summed over workers
 
 
 def pareto(contenders: list[Contender], direction: Direction, length: int) -> list[Contender]:
@@ -115,7 +116,8 @@ def markdown(table: Table, plot_name: str | None) -> str:
              f"({spec.shared['objective']['direction']}); {spec.shared.get('n_trials', 20)} trials per architecture, "
              f"{spec.seeds} seeds each; test metric {metric}; alpha {spec.alpha}",
              f"- reference: `{table.reference.arch}` (the LSTM with the best mean val/best)",
-             f"- wall time of the comparison: {table.seconds / 60:.0f} min", "",
+             f"- training time: {table.trial_seconds / 60:.0f} min of trials and seed runs, summed over the "
+             f"workers (this report's run: {table.seconds / 60:.0f} min)", "",
              "| architecture | best configuration | params | " + f"{metric} (seeds) | 95% CI | val/best | "
              "ensemble | CPU-s to best | " + " | ".join(f"ms p50/p95 @{n}" for n in lengths)
              + " | batched tokens/s | pyfunc ms p50/p95 |",

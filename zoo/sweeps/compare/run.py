@@ -113,6 +113,9 @@ def run_compare(spec: CompareSpec, argv: list[str], role: str = "launcher", work
         if role != "launcher":
             return CompareOutcome(parent, None, errors)
         table = _conclude(spec, client, {a: job.finish() for a, job in arms.items()}, start)
+        table.trial_seconds = sum(float(t.user_attrs.get("seconds", 0) or 0)
+                                  for job in [*searches.values(), *arms.values()]
+                                  for t in job.study.get_trials(deepcopy=False))
     except BaseException:
         if role == "launcher":
             client.set_terminated(parent, "KILLED")
