@@ -24,7 +24,7 @@ SPECS = {
 
 def classifier(variant: str, pooling: str = "mean", **options: object) -> SequenceClassifier:
     torch.manual_seed(0)
-    spec = EncoderSpec(variant=variant, hidden_size=8, embedding_dim=6, **{**SPECS[variant], **options})
+    spec = EncoderSpec(encoder=variant, hidden_size=8, embedding_dim=6, **{**SPECS[variant], **options})
     return SequenceClassifier(spec, vocab_size=20, num_classes=3, pad_id=0, pooling=pooling).eval()
 
 
@@ -75,7 +75,7 @@ def test_word_dropout_averages_the_kept_words() -> None:
 
 def test_causal_transformer_never_sees_the_future() -> None:
     torch.manual_seed(0)
-    spec = EncoderSpec(variant="transformer", hidden_size=8, embedding_dim=8, **SPECS["transformer"])
+    spec = EncoderSpec(encoder="transformer", hidden_size=8, embedding_dim=8, **SPECS["transformer"])
     net = LanguageModelNetwork(spec, vocab_size=12).eval()
     tokens = torch.tensor([[1, 2, 3, 4, 5]])
     changed = torch.tensor([[1, 2, 3, 9, 9]])
@@ -87,7 +87,7 @@ def test_causal_transformer_never_sees_the_future() -> None:
 
 def test_transformer_generates_past_its_context_by_sliding_it() -> None:
     torch.manual_seed(0)
-    spec = EncoderSpec(variant="transformer", hidden_size=8, embedding_dim=8, num_heads=2, positions="sinusoidal",
+    spec = EncoderSpec(encoder="transformer", hidden_size=8, embedding_dim=8, num_heads=2, positions="sinusoidal",
                        context=4)
     net = LanguageModelNetwork(spec, vocab_size=12)
     out = net.generate([1, 2, 3, 4, 5, 6], max_new_tokens=10, generator=torch.Generator().manual_seed(0))
@@ -95,23 +95,23 @@ def test_transformer_generates_past_its_context_by_sliding_it() -> None:
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
-    (["model=cnn", "model.num_layers=2"], r"model.num_layers=2 means nothing to model.variant=cnn .*It takes "
+    (["model=cnn", "model.num_layers=2"], r"model.num_layers=2 means nothing to model.encoder=cnn .*It takes "
                                           r"model.hidden_size \(feature maps per filter width\)"),
-    (["model=cnn", "model.bidirectional=true"], "model.bidirectional=true means nothing to model.variant=cnn"),
+    (["model=cnn", "model.bidirectional=true"], "model.bidirectional=true means nothing to model.encoder=cnn"),
     (["model=bow", "model.bidirectional=true"], "a bag has no order to read"),
-    (["model=cnn", "model.kernel_sizes=[]"], r"model.kernel_sizes=\[\] is invalid for model.variant=cnn"),
+    (["model=cnn", "model.kernel_sizes=[]"], r"model.kernel_sizes=\[\] is invalid for model.encoder=cnn"),
     (["model=cnn", "task.module.pooling=last"], "task.module.pooling=last reads a final state, which "
-                                                "model.variant=cnn does not have; use task.module.pooling=max"),
+                                                "model.encoder=cnn does not have; use task.module.pooling=max"),
     (["model=transformer", "model.num_heads=3"], "model.num_heads=3 must divide model.hidden_size=128"),
     (["model=transformer", "model.positions=rotary"], "model.positions='rotary' is invalid"),
     (["model=transformer", "model.context=64"], r"data.max_length=128 is longer than the 64 positions "
-                                                r"model.variant=transformer is built for; set model.context >= 128"),
-    (["model=lstm", "model.kernel_sizes=[3]"], r"model.kernel_sizes=\[3\] means nothing to model.variant=lstm"),
-    (["task=generation", "model=cnn"], "model.variant=cnn is for classifiers only; task=generation needs an "
+                                                r"model.encoder=transformer is built for; set model.context >= 128"),
+    (["model=lstm", "model.kernel_sizes=[3]"], r"model.kernel_sizes=\[3\] means nothing to model.encoder=lstm"),
+    (["task=generation", "model=cnn"], "model.encoder=cnn is for classifiers only; task=generation needs an "
                                        "encoder that reads left to right"),
-    (["task=generation", "model=bow"], "model.variant=bow is for classifiers only"),
+    (["task=generation", "model=bow"], "model.encoder=bow is for classifiers only"),
     (["task=generation", "model=transformer", "model.bidirectional=true"],
-     "model.bidirectional=true means nothing to model.variant=transformer .*a language model's only to the past"),
+     "model.bidirectional=true means nothing to model.encoder=transformer .*a language model's only to the past"),
     (["task=generation", "model=transformer", "data.bptt=512"], "data.bptt=512 is longer than the 256 positions"),
 ])
 def test_an_encoder_refuses_what_it_does_not_take_in_one_line(compose, overrides: list[str], message: str) -> None:
@@ -151,10 +151,10 @@ def test_a_baseline_registered_from_anywhere_is_usable(monkeypatch: pytest.Monke
     monkeypatch.setattr(baselines._BASELINES, "by_name", dict(baselines.all_baselines()))  # forgotten after
     baselines.register(Baseline(name="pertoken", build=lambda spec, vocab, pad, causal: PerToken(spec, vocab, pad),
                                 takes={"embedding_dim": "embedding size"}))
-    net = SequenceClassifier(EncoderSpec(variant="pertoken", embedding_dim=3), 10, 2, 0, "max")
+    net = SequenceClassifier(EncoderSpec(encoder="pertoken", embedding_dim=3), 10, 2, 0, "max")
     assert net(torch.tensor([[1, 2, 3]]), torch.tensor([3])).shape == (1, 2)
-    with pytest.raises(ConfigError, match="model.hidden_size=5 means nothing to model.variant=pertoken"):
-        EncoderSpec(variant="pertoken", hidden_size=5)
+    with pytest.raises(ConfigError, match="model.hidden_size=5 means nothing to model.encoder=pertoken"):
+        EncoderSpec(encoder="pertoken", hidden_size=5)
 
 
 @pytest.mark.parametrize(("tokens", "window", "stride"), [(10, 4, 2), (11, 4, 2), (5, 8, 4), (100, 16, 8),

@@ -75,9 +75,9 @@ def test_a_comparison_nests_searches_and_seeds_tests_against_the_lstm_and_resume
     (["spec=compare_trec", "recipe=[task=generation]"], r"objectives\[0\]=.val/acc. is not logged by task=generation"),
     (["spec=compare_trec", "epochs=3"], r"unknown comparison option\(s\) \['epochs'\]"),
     (["spec=compare_trec", "only=nog,cnn", "architectures.cnn.overrides=[model=cnn,model.num_layers=2]"],
-     "model.num_layers=2 means nothing to model.variant=cnn"),
+     "model.num_layers=2 means nothing to model.encoder=cnn"),
     (["spec=compare_trec", "only=nog,transformer", "architectures.transformer.overrides=[model=transformer,"
-      "model.context=32]"], "data.max_length=64 is longer than the 32 positions model.variant=transformer"),
+      "model.context=32]"], "data.max_length=64 is longer than the 32 positions model.encoder=transformer"),
 ])
 def test_bad_comparison_input_is_one_line(argv: list[str], message: str, capsys) -> None:
     import re

@@ -29,7 +29,7 @@ def test_every_task_and_variant_composes(compose: Callable[..., DictConfig], tas
     else:
         spec = check_config(cfg)
         assert spec.bidirectional is (model == "bilstm")
-        assert spec.variant == ("gates" if model == "gates" else "lstm")
+        assert spec.encoder == ("gates" if model == "gates" else "lstm")
 
 
 def test_command_line_beats_task_defaults(compose: Callable[..., DictConfig]) -> None:

@@ -25,9 +25,9 @@ def test_unknown_core_lists_the_registered_ones() -> None:
     assert {"lstm", "gates", "gru"} <= set(names)
     with pytest.raises(ConfigError, match=rf"not a known encoder; choose a recurrent core \({', '.join(names)}\) or a "
                                           r"baseline \(bow, cnn, transformer\)$"):
-        EncoderSpec(variant="nope")
-    with pytest.raises(ConfigError, match="model.variant=gates is unidirectional; use model=bilstm"):
-        EncoderSpec(variant="gates", bidirectional=True)
+        EncoderSpec(encoder="nope")
+    with pytest.raises(ConfigError, match="model.encoder=gates is unidirectional; use model=bilstm"):
+        EncoderSpec(encoder="gates", bidirectional=True)
 
 
 def test_a_core_registered_from_anywhere_is_usable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,7 +39,7 @@ def test_a_core_registered_from_anywhere_is_usable(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(cores._CORES, "by_name", dict(cores.all_cores()))  # forgotten after the test
     cores.register(Core(name="elman", build=elman, hidden=cores.whole))
-    net = SequenceClassifier(EncoderSpec(variant="elman", hidden_size=5, embedding_dim=3), 10, 2, 0, "last")
+    net = SequenceClassifier(EncoderSpec(encoder="elman", hidden_size=5, embedding_dim=3), 10, 2, 0, "last")
     assert net(torch.tensor([[1, 2, 3]]), torch.tensor([3])).shape == (1, 2)
 
 
@@ -53,7 +53,7 @@ def test_state_helpers_keep_any_structure() -> None:
 @pytest.mark.parametrize("pooling", ["last", "mean"])
 def test_bidirectional_gru_classifier_ignores_padding(pooling: str) -> None:
     padding_changes_nothing("gru", True, pooling)
-    spec = EncoderSpec(variant="gru", hidden_size=4, embedding_dim=3, bidirectional=True)
+    spec = EncoderSpec(encoder="gru", hidden_size=4, embedding_dim=3, bidirectional=True)
     encoder = SequenceClassifier(spec, 10, 2, 0, pooling).encoder
     tokens, lengths = torch.tensor([[1, 2, 3, 0], [4, 5, 6, 7]]), torch.tensor([3, 4])
     outputs, state = encoder(tokens, lengths)
@@ -66,7 +66,7 @@ def test_bidirectional_gru_classifier_ignores_padding(pooling: str) -> None:
 
 def test_gru_language_model_carries_a_detached_state_across_windows() -> None:
     torch.manual_seed(0)
-    model = LanguageModel({"variant": "gru", "hidden_size": 8, "embedding_dim": 4}, vocab_size=12)
+    model = LanguageModel({"encoder": "gru", "hidden_size": 8, "embedding_dim": 4}, vocab_size=12)
     windows = [{"input_ids": torch.randint(0, 12, (3, 5)), "targets": torch.randint(0, 12, (3, 5))}
                for _ in range(2)]
     _, first_state = model._loss(windows[0], None)

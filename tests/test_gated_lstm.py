@@ -170,8 +170,8 @@ def test_every_variant_is_registered_and_unidirectional(compose) -> None:
     names = sorted(cores.all_cores())
     assert set(VARIANTS) <= set(names)
     with pytest.raises(ConfigError, match=rf"choose a recurrent core \({', '.join(names)}\)"):
-        EncoderSpec(variant="peepholes")
-    with pytest.raises(ConfigError, match="model.variant=cifg is unidirectional; use model=bilstm"):
+        EncoderSpec(encoder="peepholes")
+    with pytest.raises(ConfigError, match="model.encoder=cifg is unidirectional; use model=bilstm"):
         check_config(compose(*SMALL, "model=cifg", "model.bidirectional=true"))
 
 
@@ -180,7 +180,7 @@ def test_bidirectional_gated_core_is_one_error_line(base_overrides) -> None:
                              "model.bidirectional=true"], cwd=PROJECT_ROOT, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 2, result.stderr[-2000:]
-    assert "error: model.variant=fgr is unidirectional" in result.stderr and "Traceback" not in result.stderr
+    assert "error: model.encoder=fgr is unidirectional" in result.stderr and "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize("task", ["sentiment", "generation"])

@@ -27,7 +27,7 @@ CORES = {"lstmp": ("model=lstmp", *SIZES, "model.proj_size=4"), "layernorm": ("m
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_lstmp_hidden_state_has_the_projection_width(bidirectional: bool) -> None:
     torch.manual_seed(0)
-    spec = EncoderSpec(variant="lstmp", num_layers=2, hidden_size=8, embedding_dim=3, proj_size=3,
+    spec = EncoderSpec(encoder="lstmp", num_layers=2, hidden_size=8, embedding_dim=3, proj_size=3,
                     bidirectional=bidirectional)
     net = SequenceClassifier(spec, 10, 2, 0, "last")
     outputs, (h, c) = net.encoder(torch.tensor([[1, 2, 3], [4, 5, 0]]), torch.tensor([3, 2]))
@@ -39,10 +39,10 @@ def test_lstmp_hidden_state_has_the_projection_width(bidirectional: bool) -> Non
 
 @pytest.mark.parametrize(
     ("variant", "proj_size", "message"),
-    [("lstmp", 8, r"model.proj_size=8 is invalid for model.variant=lstmp: .*\[1, model.hidden_size=8\)"),
+    [("lstmp", 8, r"model.proj_size=8 is invalid for model.encoder=lstmp: .*\[1, model.hidden_size=8\)"),
      ("lstmp", -1, "model.proj_size=-1 is invalid"), ("lstmp", 0, "model.proj_size=0 is invalid"),
-     ("lstm", 4, "model.proj_size=4 needs a core with a projection .*model.variant=lstm has none"),
-     ("layernorm", 4, "model.variant=layernorm has none")],
+     ("lstm", 4, "model.proj_size=4 needs a core with a projection .*model.encoder=lstm has none"),
+     ("layernorm", 4, "model.encoder=layernorm has none")],
 )
 def test_bad_projection_is_refused_before_data_loads(
     compose, monkeypatch: pytest.MonkeyPatch, variant: str, proj_size: int, message: str
@@ -85,7 +85,7 @@ def test_layernorm_output_ignores_the_scale_of_its_weights(weight: str) -> None:
 
 
 def test_layernorm_is_refused_backwards(compose) -> None:
-    with pytest.raises(ConfigError, match="model.variant=layernorm is unidirectional"):
+    with pytest.raises(ConfigError, match="model.encoder=layernorm is unidirectional"):
         check_config(compose(*CORES["layernorm"], "model.bidirectional=true"))
 
 

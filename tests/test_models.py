@@ -24,7 +24,7 @@ def test_invalid_hyperparameters_name_the_key(key: str, value: object) -> None:
 def test_unknown_variant_and_option_list_the_choices() -> None:
     with pytest.raises(ConfigError, match=r"choose a recurrent core \(.*\bgates, .*\blstm\b.*\) or a baseline \(bow, "
                                           r"cnn, transformer\)$"):
-        EncoderSpec(variant="xlnet")
+        EncoderSpec(encoder="xlnet")
     with pytest.raises(ConfigError, match="num_layer"):
         EncoderSpec.from_config({"num_layer": 2})
 
@@ -39,7 +39,7 @@ def test_dropout_at_depth_one_warns_and_is_unused() -> None:
 
 def test_gates_variant_is_unidirectional() -> None:
     with pytest.raises(ConfigError, match="bilstm"):
-        EncoderSpec(variant="gates", bidirectional=True)
+        EncoderSpec(encoder="gates", bidirectional=True)
 
 
 @pytest.mark.parametrize("variant,bidirectional", [("lstm", False), ("lstm", True), ("gates", False),
@@ -131,8 +131,8 @@ def test_language_model_state_carried_across_windows_equals_one_long_pass() -> N
 
 
 def test_a_bundle_that_names_the_old_core_seed_loads_as_gates() -> None:
-    """Registered bundles store the core's name; `seed` was renamed `gates` and still loads."""
+    """Registered bundles store the core's name under `variant`; `seed` was renamed `gates` and still loads."""
     old = EncoderSpec.from_config({"variant": "seed", "hidden_size": 8, "embedding_dim": 6})
-    assert old.variant == "gates" and old.core_name == "gates"
-    weights = SequenceClassifier(EncoderSpec(variant="gates", hidden_size=8, embedding_dim=6), 20, 2, 0, "last")
+    assert old.encoder == "gates" and old.core_name == "gates"  # the key and the core both renamed
+    weights = SequenceClassifier(EncoderSpec(encoder="gates", hidden_size=8, embedding_dim=6), 20, 2, 0, "last")
     SequenceClassifier(old, 20, 2, 0, "last").load_state_dict(weights.state_dict())

@@ -48,7 +48,7 @@ def test_register_once_with_tags_and_alias(sentiment_runs, registered, tracking_
     versions = mlflow_client.search_model_versions(f"name='sst2-sentiment' and run_id='{sentiment_runs[0].run_id}'")
     assert len(versions) == 1
     version = mlflow_client.get_model_version("sst2-sentiment", registered.version)
-    for key in ("variant", "depth", "width", "params", "test_acc", "run_id", "git_commit", "seed",
+    for key in ("encoder", "depth", "width", "params", "test_acc", "run_id", "git_commit", "seed",
                 "data.sha256.train.tsv"):
         assert version.tags.get(key), key
     assert version.tags["width"] == "16" and "test_acc" in version.description

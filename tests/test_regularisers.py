@@ -32,7 +32,7 @@ TOKENS, LENGTHS = torch.tensor([[1, 2, 3, 4, 5, 6], [4, 5, 6, 7, 0, 0], [8, 9, 0
 
 
 def spec(variant: str, bidirectional: bool = False, **regularisers: object) -> EncoderSpec:
-    return EncoderSpec(variant=variant, num_layers=2, hidden_size=6, embedding_dim=4, bidirectional=bidirectional,
+    return EncoderSpec(encoder=variant, num_layers=2, hidden_size=6, embedding_dim=4, bidirectional=bidirectional,
                     proj_size=3 if variant == "lstmp" else 0, **regularisers)  # type: ignore[arg-type]
 
 
@@ -120,7 +120,7 @@ def between_layers(net: SequenceClassifier) -> tuple[list[Tensor], list[Tensor]]
 @pytest.mark.parametrize(("variant", "bidirectional"), [("lstm", False), ("lstm", True), ("gru", True),
                                                         ("gates", False), ("fgr", False), ("lstmp", True)])
 def test_locked_dropout_keeps_one_mask_for_every_step(variant: str, bidirectional: bool) -> None:
-    net = classifier(0, EncoderSpec(variant=variant, num_layers=2, hidden_size=16, embedding_dim=4, dropout=0.5,
+    net = classifier(0, EncoderSpec(encoder=variant, num_layers=2, hidden_size=16, embedding_dim=4, dropout=0.5,
                                  locked_dropout=True, bidirectional=bidirectional,
                                  proj_size=8 if variant == "lstmp" else 0)).train()
     outputs, inputs = between_layers(net)
@@ -186,7 +186,7 @@ def test_a_regularised_network_round_trips_through_its_state_dict() -> None:
 @pytest.mark.parametrize("variant", ["gru", "fgr"])
 def test_language_model_carries_a_detached_state_through_the_stacked_layers(variant: str) -> None:
     torch.manual_seed(0)
-    model = LanguageModel({"variant": variant, "num_layers": 2, "hidden_size": 8, "embedding_dim": 4,
+    model = LanguageModel({"encoder": variant, "num_layers": 2, "hidden_size": 8, "embedding_dim": 4,
                            "dropout": 0.3, "locked_dropout": True, "weight_drop": 0.3}, vocab_size=12)
     windows = [{"input_ids": torch.randint(0, 12, (3, 5)), "targets": torch.randint(0, 12, (3, 5))}
                for _ in range(2)]

@@ -58,7 +58,7 @@ def test_the_experiment_opens_on_training_runs_and_says_what_it_holds(smoke) -> 
     assert view["name"] == "lstm-zoo: metrics" and isinstance(view["createdAt"], int)
     columns = json.loads(view["state"])["selectedColumns"]
     assert columns[:3] == ["metrics.`val/best`", "metrics.`val/acc`", "metrics.`test/acc`"]
-    assert "params.`model.variant`" in columns
+    assert "params.`model.encoder`" in columns
 
 
 def test_the_printed_link_opens_the_training_mode_on_the_zoos_view() -> None:

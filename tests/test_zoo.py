@@ -40,7 +40,7 @@ def test_recipe_composes_with_a_seed_and_a_reference(recipe: str, compose: Calla
     assert cfg.trainer.max_time is None, "recipes are bounded by epochs or steps, never wall time"
     assert cfg.trainer.max_epochs not in (None, -1) or cfg.trainer.max_steps > 0
     if recipe in REQUIRED:
-        assert (cfg.data.name, cfg.task.name, cfg.model.variant, bool(cfg.model.bidirectional)) == REQUIRED[recipe]
+        assert (cfg.data.name, cfg.task.name, cfg.model.encoder, bool(cfg.model.bidirectional)) == REQUIRED[recipe]
 
 
 def test_zoo_registers_promotes_and_ranks(base_overrides: tuple[str, ...], tmp_path: Path) -> None:
@@ -53,7 +53,7 @@ def test_zoo_registers_promotes_and_ranks(base_overrides: tuple[str, ...], tmp_p
 
     table = write_leaderboard(uri, tmp_path)
     assert [r.recipe for r in table] == ["sst2_gates", "sst2_lstm"]  # recipes in name order
-    assert [r.variant for r in table] == ["gates", "lstm"] and all(r.metric == "test/acc" for r in table)
+    assert [r.encoder for r in table] == ["gates", "lstm"] and all(r.metric == "test/acc" for r in table)
     client = mlflow.MlflowClient(uri)
     champion = client.get_model_version_by_alias("sst2-sentiment", "champion")
     assert float(champion.tags["test_acc"]) == pytest.approx(max(r.value for r in table), abs=1e-6)
@@ -69,7 +69,8 @@ def test_zoo_registers_promotes_and_ranks(base_overrides: tuple[str, ...], tmp_p
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["only=imdb_lstm"], "unknown recipe(s) ['imdb_lstm']; recipes: sst2_bilstm, sst2_bilstm_tuned, sst2_gates, sst2_lstm"),
+    (["only=imdb_lstm"], "unknown recipe(s) ['imdb_lstm']; recipes: sst2_bilstm, sst2_bilstm_tuned, sst2_gates, "
+                         "sst2_lstm"),
     (["train=maybe"], "train='maybe': use train=true"),
     (["recipe=sst2_lstm"], "unexpected argument 'recipe=sst2_lstm'; options: only="),
 ])

@@ -9,7 +9,7 @@ from zoo.models import EncoderSpec, SequenceClassifier
 
 def padding_changes_nothing(variant: str, bidirectional: bool, pooling: str) -> None:
     torch.manual_seed(0)
-    spec = EncoderSpec(variant=variant, num_layers=2, hidden_size=8, embedding_dim=6, bidirectional=bidirectional)
+    spec = EncoderSpec(encoder=variant, num_layers=2, hidden_size=8, embedding_dim=6, bidirectional=bidirectional)
     net = SequenceClassifier(spec, vocab_size=20, num_classes=3, pad_id=0, pooling=pooling).eval()
     alone = net(torch.tensor([[5, 6, 7]]), torch.tensor([3]))
     together = net(torch.tensor([[5, 6, 7, 0, 0, 0], [1, 2, 3, 4, 5, 6]]), torch.tensor([3, 6]))

@@ -33,5 +33,5 @@ def registers_and_predicts(run_id: str, tracking_uri: str, task: str, variant: s
     column = "generated" if params else "label_name"
     assert frame[column][0] and frame.equals(model.predict(texts, params=params))  # a sample is fixed by its seed
     tags = mlflow.MlflowClient(tracking_uri).get_model_version(entry.name, entry.version).tags
-    assert tags["variant"] == variant
+    assert tags["encoder"] == variant
     return tags

@@ -16,7 +16,7 @@ from zoo.registry.pyfunc import ZooTextModel
 from zoo.tasks import TextClassifier
 
 WORDS = [f"w{i}" for i in range(40)]
-MODEL = {"variant": "lstm", "num_layers": 1, "hidden_size": 16, "embedding_dim": 8}
+MODEL = {"encoder": "lstm", "num_layers": 1, "hidden_size": 16, "embedding_dim": 8}
 
 
 def toy_texts(count: int, longest: int, seed: int = 0) -> list[str]:

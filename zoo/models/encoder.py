@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 class RecurrentEncoder(nn.Module):
-    """Embeds token ids and runs the recurrent core named by `spec.variant`.
+    """Embeds token ids and runs the recurrent core named by `spec.encoder`.
 
     With `lengths`, a packed core (`nn.LSTM`, `nn.GRU`) runs on a `PackedSequence` (no step
     is spent on padding) and any other core (`HandwrittenLSTM`) freezes each row's state past its
@@ -30,7 +30,7 @@ class RecurrentEncoder(nn.Module):
         super().__init__()
         self.spec = spec
         self.step_size = self.output_size = spec.output_size
-        self.core = core(spec.variant)
+        self.core = core(spec.encoder)
         self.embedding = nn.Embedding(vocab_size, spec.embedding_dim, padding_idx=pad_id)
         self.embedding_dropout = nn.Dropout(spec.embedding_dropout)
         # weight drop and locked dropout (model.weight_drop, model.locked_dropout) wrap the core;

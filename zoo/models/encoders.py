@@ -26,7 +26,7 @@ def describe(name: str) -> Descriptor:
         return cores.core(name)
     if baselines.known(name):
         return baselines.baseline(name)
-    raise ConfigError(f"model.variant={name!r} is not a known encoder; choose a recurrent core "
+    raise ConfigError(f"model.encoder={name!r} is not a known encoder; choose a recurrent core "
                       f"({', '.join(sorted(cores.all_cores()))}) or a baseline "
                       f"({', '.join(sorted(baselines.all_baselines()))})")
 
@@ -38,7 +38,7 @@ def all_encoders() -> dict[str, Descriptor]:
 
 def build_encoder(spec: EncoderSpec, vocab_size: int, pad_id: int | None, causal: bool) -> nn.Module:
     """The encoder module `spec` names. `causal`: it must read left to right (a language model)."""
-    descriptor = describe(spec.variant)
+    descriptor = describe(spec.encoder)
     if isinstance(descriptor, baselines.Baseline):
         return descriptor.build(spec, vocab_size, pad_id, causal)
     from zoo.models.encoder import RecurrentEncoder  # it imports the spec, which imports this module

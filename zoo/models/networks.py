@@ -15,9 +15,9 @@ from zoo.models.state import State
 
 def check_encoder_pooling(spec: EncoderSpec, pooling: str) -> str:
     """A pooling the encoder can feed: `last` reads a final state, which only a recurrent core has."""
-    encoder = describe(spec.variant)
+    encoder = describe(spec.encoder)
     if check_pooling(pooling) not in encoder.poolings:
-        raise ConfigError(f"task.module.pooling={pooling} reads a final state, which model.variant={spec.variant} "
+        raise ConfigError(f"task.module.pooling={pooling} reads a final state, which model.encoder={spec.encoder} "
                           f"does not have; use task.module.pooling={encoder.default_pooling} (its default) or one "
                           f"of {', '.join(p for p in encoder.poolings if p != encoder.default_pooling)}")
     return pooling
@@ -65,8 +65,8 @@ class LanguageModelNetwork(nn.Module):
     def __init__(self, spec: EncoderSpec, vocab_size: int, tie_weights: bool = False) -> None:
         super().__init__()
         refuse_bidirectional(spec)
-        if not describe(spec.variant).generates:
-            raise ConfigError(f"model.variant={spec.variant} is for classifiers only: a language model needs an "
+        if not describe(spec.encoder).generates:
+            raise ConfigError(f"model.encoder={spec.encoder} is for classifiers only: a language model needs an "
                               "encoder that reads left to right (a recurrent core, or model=transformer)")
         self.encoder = build_encoder(spec, vocab_size, pad_id=None, causal=True)
         self.output_dropout = nn.Dropout(spec.output_dropout)  # on every step's top-layer output

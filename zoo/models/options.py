@@ -35,13 +35,13 @@ def refuse_unused(spec: Any, name: str, takes: Mapping[str, str], hints: Mapping
     """Refuse any option of `spec` that `takes` does not list and that is set away from its
     default; `hints` say, per option, what that option would mean or what to use instead."""
     for field in fields(spec):
-        if field.name == "variant" or field.name in takes:
+        if field.name == "encoder" or field.name in takes:
             continue
         value = getattr(spec, field.name)
         if value == field.default:
             continue
         hint = (hints or {}).get(field.name)
         options = ", ".join(f"model.{key} ({meaning})" for key, meaning in takes.items())
-        raise ConfigError(f"model.{field.name}={shown(value)} means nothing to model.variant={name}"
+        raise ConfigError(f"model.{field.name}={shown(value)} means nothing to model.encoder={name}"
                           f"{f' ({hint})' if hint else ''}; leave it at {shown(field.default)}. "
                           f"It takes {options}")

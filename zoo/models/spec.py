@@ -21,13 +21,13 @@ RENAMED = {"seed": "gates"}  # encoders renamed since models were registered: ol
 class EncoderSpec:
     """Depth, width and regularisation of an encoder.
 
-    `variant` names the encoder: a recurrent core registered in `zoo.models.cores` (`lstm`
+    `encoder` names it: a recurrent core registered in `zoo.models.cores` (`lstm`
     is `torch.nn.LSTM`, `gates` the gate equations written out by hand, `gru` ...) or a
     baseline in `zoo.models.baselines` (`cnn`, `bow`, `transformer`). The fields after
     `locked_dropout` belong to baselines; their defaults mean "not used".
     """
 
-    variant: str = "lstm"
+    encoder: str = "lstm"
     num_layers: int = 1
     hidden_size: int = 128
     embedding_dim: int = 128
@@ -47,11 +47,11 @@ class EncoderSpec:
     context: int = 0  # transformer: positions it is built for (>= data.max_length or data.bptt)
 
     def __post_init__(self) -> None:
-        if self.variant in RENAMED:  # a bundle registered before the rename stores the old name
-            object.__setattr__(self, "variant", RENAMED[self.variant])
+        if self.encoder in RENAMED:  # a bundle registered before the rename stores the old name
+            object.__setattr__(self, "encoder", RENAMED[self.encoder])
         if isinstance(self.kernel_sizes, list):  # from a config; stored as a tuple so the spec stays hashable
             object.__setattr__(self, "kernel_sizes", tuple(self.kernel_sizes))
-        encoder = describe(self.variant)
+        encoder = describe(self.encoder)
         for key in ("num_layers", "hidden_size", "embedding_dim"):
             value = getattr(self, key)
             low = encoder.min_layers if key == "num_layers" else 1
@@ -89,7 +89,7 @@ class EncoderSpec:
     @property
     def recurrent(self) -> bool:
         """Whether the encoder is a recurrent core (it has a state to carry and a final hidden state)."""
-        return describe(self.variant).recurrent
+        return describe(self.encoder).recurrent
 
     @property
     def num_directions(self) -> int:
@@ -139,7 +139,7 @@ class EncoderSpec:
     @property
     def core_name(self) -> str:
         """`lstm`, `bilstm`, `gates`, `cnn`: the encoder as the zoo names it."""
-        return ("bi" if self.bidirectional else "") + self.variant
+        return ("bi" if self.bidirectional else "") + self.encoder
 
     def label(self) -> str:
         """The one short name of an architecture (run names, tables): `bilstm-L2-H232`."""
@@ -151,6 +151,8 @@ class EncoderSpec:
         values = dict(cfg)
         values.pop("_target_", None)
         values.pop("name", None)
+        if "variant" in values:  # the key's name in configs and bundles before baselines joined the zoo
+            values.setdefault("encoder", values.pop("variant"))
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(values) - known)
         if unknown:
@@ -164,5 +166,5 @@ class EncoderSpec:
 
 
 # the options every recurrent core was built from before baselines existed: always in `to_dict`
-_CORE_FIELDS = ("variant", "num_layers", "hidden_size", "embedding_dim", "dropout", "embedding_dropout",
+_CORE_FIELDS = ("encoder", "num_layers", "hidden_size", "embedding_dim", "dropout", "embedding_dropout",
                 "output_dropout", "bidirectional", "proj_size", "weight_drop", "locked_dropout")

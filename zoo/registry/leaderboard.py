@@ -22,7 +22,7 @@ class Row:
     recipe: str
     task: str
     dataset: str
-    variant: str
+    encoder: str
     depth: int
     width: int
     params: int
@@ -60,7 +60,7 @@ def _row(client: mlflow.MlflowClient, recipe: str, newest) -> Row:
     seeds = f"{key}_std" in tags and not ensemble
     best_val = float(tags["val_best_mean"]) if seeds and "val_best_mean" in tags else m.get("val/best", float("nan"))
     return Row(
-        recipe=recipe, task=p["task.name"], dataset=p["data.name"], variant=architecture.variant,
+        recipe=recipe, task=p["task.name"], dataset=p["data.name"], encoder=architecture.encoder,
         depth=architecture.depth, width=architecture.width, params=architecture.params,
         metric=metric, value=value, best_val=best_val,
         reference=p.get("zoo_entry.reference", ""), reference_value=float(p.get("zoo_entry.reference_value", "nan")),
@@ -94,13 +94,13 @@ def markdown(table: list[Row]) -> str:
         "registry holds the seed-0 model of each recipe, tagged with those statistics. An",
         "`(ensemble of n)` row is one model averaging the class probabilities of the n seed models.",
         "",
-        "| recipe | task | dataset | variant | depth | width | parameters | test metric | best val | "
+        "| recipe | task | dataset | encoder | depth | width | parameters | test metric | best val | "
         "published reference | training time | registry |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in table:
         aliases = f" ({', '.join(r.aliases)})" if r.aliases else ""
-        lines.append(f"| {r.label} | {r.task} | {r.dataset} | {r.variant} | {r.depth} | {r.width} | {r.params:,} | "
+        lines.append(f"| {r.label} | {r.task} | {r.dataset} | {r.encoder} | {r.depth} | {r.width} | {r.params:,} | "
                      f"{r.figure()} | {r.best_val:.4f} | {r.reference} | {r.minutes:.1f} min | `{r.uri}`{aliases} |")
     lines += ["", "![test metric per recipe against the published reference](docs/zoo.png)", ""]
     return "\n".join(lines)

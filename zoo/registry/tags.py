@@ -21,7 +21,7 @@ def metric_tag(metric: str) -> str:
 
 def architecture_tags(spec: EncoderSpec) -> dict[str, str]:
     """What a registry version says about its architecture, as MLflow tag strings."""
-    tags = {"variant": spec.core_name, "depth": str(spec.num_layers), "width": str(spec.hidden_size),
+    tags = {"encoder": spec.core_name, "depth": str(spec.num_layers), "width": str(spec.hidden_size),
             "embedding_dim": str(spec.embedding_dim)}
     for key in OPTIONS:
         value = getattr(spec, key)
@@ -38,11 +38,12 @@ def architecture_tags(spec: EncoderSpec) -> dict[str, str]:
 class Architecture:
     """A version's architecture, read back from its tags."""
 
-    variant: str
+    encoder: str
     depth: int
     width: int
     params: int
 
     @classmethod
     def read(cls, tags: Mapping[str, str]) -> Architecture:
-        return cls(tags["variant"], int(tags["depth"]), int(tags["width"]), int(tags.get("params", 0)))
+        encoder = tags.get("encoder") or tags["variant"]  # `variant`: versions registered before the rename
+        return cls(encoder, int(tags["depth"]), int(tags["width"]), int(tags.get("params", 0)))

@@ -212,7 +212,7 @@ def register_bundle(client: mlflow.MlflowClient, run: mlflow.entities.Run, bundl
         return existing_version(client, name, run_id, alias, extra_tags)  # another host was first
     metrics = ", ".join(f"{k} {v}" for k, v in tags.items() if k.startswith("test_"))
     kind = f"seed ensemble of {tags['n_members']} " if "n_members" in tags else ""
-    description = (f"{kind}{tags['variant']} depth {tags['depth']} width {tags['width']}, "
+    description = (f"{kind}{tags['encoder']} depth {tags['depth']} width {tags['width']}, "
                    f"{int(tags['params']):,} parameters; {metrics}; run {run_id}")
     client.update_model_version(name, registered.version, description=description)
     describe_model(client, name, run, bundle["task"], list(output.columns), params)

@@ -61,21 +61,21 @@ class TaskKind:
     def maximize(self) -> bool:
         return self.direction.higher_is_better
 
-    def check_encoder(self, variant: str, task: str) -> None:
+    def check_encoder(self, name: str, task: str) -> None:
         """Refuse a classifier-only encoder for a left-to-right kind: checked before its options,
         which a task that cannot use it at all sets for another encoder."""
-        if not self.bidirectional and not describe(variant).generates:
-            raise ConfigError(f"model.variant={variant} is for classifiers only; task={task} needs an encoder that "
+        if not self.bidirectional and not describe(name).generates:
+            raise ConfigError(f"model.encoder={name} is for classifiers only; task={task} needs an encoder that "
                               "reads left to right: a recurrent core (model=lstm, model=gru, ...) or model=transformer")
 
     def check_model(self, spec: EncoderSpec, cfg: DictConfig) -> None:
         """Refuse an encoder this kind cannot use, before any data loads: one that sees the
         future for a left-to-right kind, a window (`data.max_length`, `data.bptt`) longer than
         the encoder was built for."""
-        self.check_encoder(spec.variant, cfg.task.name)
+        self.check_encoder(spec.encoder, cfg.task.name)
         if not self.bidirectional:
             refuse_bidirectional(spec, cfg.task.name)
-        describe(spec.variant).check_window(spec, cfg.data.get(self.window_key), f"data.{self.window_key}")
+        describe(spec.encoder).check_window(spec, cfg.data.get(self.window_key), f"data.{self.window_key}")
 
 
 _KINDS: Plugins[TaskKind] = Plugins("task kind", "zoo.tasks", "unknown task kind {name!r}; choose one of {names}")

@@ -22,11 +22,11 @@ VIEW_TAG = f"mlflow.sharedViewState.{VIEW_ID}"
 VIEW_NAME = "lstm-zoo: metrics"
 TRAINING_MODE = "workflowType=machine_learning"  # the UI's WorkflowType.MACHINE_LEARNING
 DEFAULT_UI = "http://127.0.0.1:5000"             # where `make ui` serves an embedded store
-PARAMS = ("model.variant", "model.num_layers", "model.hidden_size", "task.module.optimizer.lr")
+PARAMS = ("model.encoder", "model.num_layers", "model.hidden_size", "task.module.optimizer.lr")
 
 
 def column(kind: str, key: str) -> str:
-    """A runs-table column id as the UI spells it: metrics.`val/acc`, params.`model.variant`."""
+    """A runs-table column id as the UI spells it: metrics.`val/acc`, params.`model.encoder`."""
     return f"{kind}.`{key}`"
 
 

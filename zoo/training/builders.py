@@ -26,9 +26,9 @@ from zoo.training.limits import check_limits
 
 
 def check_config(cfg: DictConfig) -> EncoderSpec:
-    """Every check that needs no data: hyperparameters, and task/data/variant fit together."""
+    """Every check that needs no data: hyperparameters, and task, data and encoder fit together."""
     kind = kind_of_config(cfg)
-    kind.check_encoder(str(cfg.model.get("variant")), cfg.task.name)
+    kind.check_encoder(str(cfg.model.get("encoder")), cfg.task.name)
     spec = EncoderSpec.from_config(cfg.model)
     check_limits(cfg)
     data_spec = parse_dataset_spec(cfg.data)
@@ -59,7 +59,7 @@ def task_pooling(cfg: DictConfig, spec: EncoderSpec) -> str | None:
     None for a kind that pools nothing."""
     if "pooling" not in signature(kind_of_config(cfg).task_module.__init__).parameters:
         return None
-    return cfg.task.module.get("pooling") or describe(spec.variant).default_pooling
+    return cfg.task.module.get("pooling") or describe(spec.encoder).default_pooling
 
 
 def check_outputs(cfg: DictConfig) -> None:

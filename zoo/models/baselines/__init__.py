@@ -1,6 +1,6 @@
 """Non-recurrent encoders as plug-ins, the sibling of `zoo.models.cores`: one module of this
 package per baseline calls `register`, and `conf/model/<name>.yaml` picks it with
-`variant: <name>`. They answer "was an LSTM the right choice?": a CNN (Kim 2014), a bag of
+`encoder: <name>`. They answer "was an LSTM the right choice?": a CNN (Kim 2014), a bag of
 n-grams (fastText/DAN: does word order matter at all?) and a small transformer.
 
 A baseline builds its whole encoder (embedding included: a bag of n-grams hashes token
@@ -59,10 +59,10 @@ class Baseline:
         if "context" not in self.takes:
             return
         if window is None:
-            raise ConfigError(f"{key} is unset, so inputs of any length would reach model.variant={self.name}, "
+            raise ConfigError(f"{key} is unset, so inputs of any length would reach model.encoder={self.name}, "
                               f"built for {spec.context} positions; set {key} <= {spec.context}")
         if window > spec.context:
-            raise ConfigError(f"{key}={window} is longer than the {spec.context} positions model.variant="
+            raise ConfigError(f"{key}={window} is longer than the {spec.context} positions model.encoder="
                               f"{self.name} is built for; set model.context >= {window} (or {key} <= "
                               f"{spec.context})")
 
@@ -70,11 +70,11 @@ class Baseline:
 def ordered(value: Any, key: str, name: str) -> None:
     """A whole number >= 1 for `model.<key>` of baseline `name`."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"model.{key}={value!r} is invalid for model.variant={name}: it must be a whole "
+        raise ConfigError(f"model.{key}={value!r} is invalid for model.encoder={name}: it must be a whole "
                           "number >= 1")
 
 
-_BASELINES: Plugins[Baseline] = Plugins("baseline encoder", __name__, "model.variant={name!r} is not a known "
+_BASELINES: Plugins[Baseline] = Plugins("baseline encoder", __name__, "model.encoder={name!r} is not a known "
                                         "baseline; choose one of {names}", ConfigError)
 
 

@@ -55,7 +55,7 @@ def validate(spec: EncoderSpec) -> None:
     widths = spec.kernel_sizes
     if not isinstance(widths, tuple) or not widths or not all(
             isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in widths):
-        raise ConfigError(f"model.kernel_sizes={shown(widths)} is invalid for model.variant=cnn: give the filter "
+        raise ConfigError(f"model.kernel_sizes={shown(widths)} is invalid for model.encoder=cnn: give the filter "
                           "widths as a list of whole numbers >= 1, e.g. model.kernel_sizes=[3,4,5]")
 
 

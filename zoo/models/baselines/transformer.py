@@ -88,7 +88,7 @@ def validate(spec: EncoderSpec) -> None:
                           f"(each head is hidden_size / num_heads wide), e.g. model.num_heads=4 with "
                           f"model.hidden_size={max(4, spec.hidden_size // 4 * 4)}")
     if spec.positions not in POSITIONS:
-        raise ConfigError(f"model.positions={spec.positions!r} is invalid for model.variant=transformer; choose "
+        raise ConfigError(f"model.positions={spec.positions!r} is invalid for model.encoder=transformer; choose "
                           f"one of {', '.join(POSITIONS)}")
 
 

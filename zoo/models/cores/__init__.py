@@ -1,5 +1,5 @@
 """Recurrent cores as plug-ins: one module of this package per core calls `register`, and
-`conf/model/<name>.yaml` picks it with `variant: <name>`. Modules are found by importing
+`conf/model/<name>.yaml` picks it with `encoder: <name>`. Modules are found by importing
 the package, so adding a core is its module and its YAML, and no other edit.
 
 A core builds a batch-first module from plain sizes (what `EncoderSpec` stores, so a registered
@@ -83,21 +83,21 @@ class Core:
 
     def check_bidirectional(self, wanted: bool) -> None:
         if wanted and not self.bidirectional:
-            raise ConfigError(f"model.variant={self.name} is unidirectional; use {self.bidirectional_instead}")
+            raise ConfigError(f"model.encoder={self.name} is unidirectional; use {self.bidirectional_instead}")
 
     def check_projection(self, proj_size: object, hidden_size: int) -> None:
         """A projection only where the core has one, and narrower than the cell."""
         if not self.projects:
             if proj_size != 0:
                 raise ConfigError(f"model.proj_size={proj_size!r} needs a core with a projection "
-                                  f"(model=lstmp); model.variant={self.name} has none, so leave it 0")
+                                  f"(model=lstmp); model.encoder={self.name} has none, so leave it 0")
             return
         if isinstance(proj_size, bool) or not isinstance(proj_size, int) or not 1 <= proj_size < hidden_size:
-            raise ConfigError(f"model.proj_size={proj_size!r} is invalid for model.variant={self.name}: "
+            raise ConfigError(f"model.proj_size={proj_size!r} is invalid for model.encoder={self.name}: "
                               f"it must be an integer in [1, model.hidden_size={hidden_size})")
 
 
-_CORES: Plugins[Core] = Plugins("recurrent core", __name__, "model.variant={name!r} is not a known recurrent "
+_CORES: Plugins[Core] = Plugins("recurrent core", __name__, "model.encoder={name!r} is not a known recurrent "
                                "core; choose one of {names}", ConfigError)
 
 

@@ -1,6 +1,6 @@
 """Greff et al.'s LSTM ablations (`zoo.models.gated_lstm`, where the equations are), one
 registered core per variant: each name fixes its switches, so a YAML says only
-`variant: <name>` and a registered bundle rebuilds the cell from name + sizes. All are
+`encoder: <name>` and a registered bundle rebuilds the cell from name + sizes. All are
 unidirectional and take `lengths` themselves, as `gates` does.
 
     peephole  vanilla LSTM with peepholes (Greff's V); every other variant is V minus one part

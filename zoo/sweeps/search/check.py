@@ -29,9 +29,9 @@ def check_depth(spec: SweepSpec, cfg: DictConfig) -> None:
     has one convolution layer; a study over cores tunes it for each)."""
     if "model" in spec.search_space or "model.num_layers" in spec.search_space:
         return
-    if "num_layers" in describe(str(cfg.model.variant)).options:
+    if "num_layers" in describe(str(cfg.model.encoder)).options:
         raise ConfigError(f"sweep {spec.name}: the search space must tune depth and width; add ['model.num_layers'] "
-                          f"(model.variant={cfg.model.variant} has layers)")
+                          f"(model.encoder={cfg.model.encoder} has layers)")
 
 
 def check_search_key(spec: SweepSpec, param: ParamSpec, cfg: DictConfig) -> None:
