@@ -4,6 +4,7 @@ padding, and refused, in one line before data loads, where it does not fit."""
 
 from __future__ import annotations
 
+import mlflow
 import pytest
 import torch
 from helpers.runs import registers_and_predicts, smoke_run
@@ -179,13 +180,15 @@ def test_a_baseline_trains_registers_predicts_and_reproduces(task: str, model: s
 
     sizes = ("debug=smoke", f"model={model}", "model.hidden_size=16", "model.embedding_dim=8")
     run_id, tracking_uri = smoke_run(task, base_overrides, tmp_path, *sizes)
+    metrics = mlflow.MlflowClient(tracking_uri).get_run(run_id).data.metrics
+    assert metrics["perf/train_cpu_s_to_best"] <= metrics["perf/train_cpu_s"]
+    if task == "generation":  # scored alike for every encoder: windows read from scratch
+        assert metrics["test/loss_sliding"] > 0 and metrics["test/bpc_sliding"] > 0
     registers_and_predicts(run_id, tracking_uri, task, model)
     outcome = reproduce(_only_version(tracking_uri), tracking_uri)
     assert f"{outcome.difference:.4f}" in ("0.0000", "-0.0000")
 
 
 def _only_version(tracking_uri: str) -> str:
-    import mlflow
-
     (model,) = mlflow.MlflowClient(tracking_uri).search_registered_models()
     return f"models:/{model.name}/1"

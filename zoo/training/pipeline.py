@@ -3,6 +3,7 @@ and by every sweep trial, so both train the same way."""
 
 from __future__ import annotations
 
+import errno
 import shutil
 import tempfile
 import time
@@ -17,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from zoo import interrupts
 from zoo.config import flatten
+from zoo.errors import ZooError
 from zoo.secrets import mask, masked_values
 from zoo.tracking import CHECKPOINT_ARTIFACT, TRUNCATED_TAG, close_orphaned_runs, create_logger, log_datasets, run_tags
 from zoo.training.builders import (
@@ -57,6 +59,23 @@ def _log_run_outputs(logger: MLFlowLogger, datamodule, checkpoint: str | None, o
     with tempfile.TemporaryDirectory() as tmp:  # a renamed ModelCheckpoint file: upload it under the contract name
         shutil.copyfile(checkpoint, Path(tmp) / name)
         logger.experiment.log_artifact(logger.run_id, str(Path(tmp) / name), folder)
+
+
+def out_of_space(err: BaseException) -> bool:
+    return isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+class DiskFullError(ZooError):
+    """A full disk as one line: which file, in which of the run's folders, and where else to write."""
+
+    def __init__(self, err: OSError, cfg: DictConfig) -> None:
+        path = str(err.filename or "")
+        artifacts = str(cfg.logger.get("artifact_root") or "")
+        where = ("the MLflow artifact root (logger.artifact_root)" if artifacts and path.startswith(artifacts)
+                 else "the run folder (paths.log_dir)")
+        super().__init__(f"no space left on the device while writing {path or 'a file'} in {where}; the run is "
+                         "marked FAILED and the previous best checkpoint is kept; free space there or point "
+                         "paths.log_dir / logger.artifact_root at another disk")
 
 
 def cut_by_time(trainer: L.Trainer) -> bool:
@@ -117,8 +136,10 @@ def run_training(
         logger.log_metrics({"perf/inference_ms": metrics["perf/inference_ms"]})
         _log_run_outputs(logger, datamodule, best_checkpoint, output_dir, bool(cfg.logger.get("log_checkpoint", True)))
         logger.experiment.set_terminated(logger.run_id, "FINISHED")
-    except BaseException:  # an error FAILED; SIGTERM/SIGINT (zoo.interrupts) KILLED
+    except BaseException as err:  # an error FAILED; SIGTERM/SIGINT (zoo.interrupts) KILLED
         logger.experiment.set_terminated(logger.run_id, "KILLED" if interrupts.received() else "FAILED")
+        if out_of_space(err):
+            raise DiskFullError(err, cfg) from None
         raise
     return TrainResult(
         run_id=logger.run_id,
