@@ -20,13 +20,13 @@ from zoo.sweeps.compare.spec import load_compare_config, parse_compare_spec
 TINY = ["debug=smoke", "model.embedding_dim=8", "trainer.max_epochs=2", "trainer.limit_train_batches=3",
         "trainer.limit_val_batches=2"]
 SMALL = {"bilstm": {"model.hidden_size": {"type": "int", "low": 4, "high": 8},
-                    "model.num_layers": {"type": "int", "low": 1, "high": 1}},
+                    "model.num_layers": {"type": "categorical", "choices": [1]}},
          "cnn": {"model.hidden_size": {"type": "int", "low": 4, "high": 8}}}
 
 
 def tiny_comparison(base_overrides: tuple[str, ...], storage: str):
-    """compare_trec cut down: two architectures, two trials and two seeds each, tiny models."""
-    cfg = load_compare_config("compare_trec", {"only": "bilstm,cnn", "n_trials": 2, "seeds": 2, "storage": storage,
+    """compare_trec cut down: two architectures, one trial and two seeds each, tiny models."""
+    cfg = load_compare_config("compare_trec", {"only": "bilstm,cnn", "n_trials": 1, "seeds": 2, "storage": storage,
                                                "cost": {"calls": 5, "pyfunc_calls": 3}})
     cfg.recipe = [*base_overrides, *cfg.recipe, *TINY]
     for arch, space in SMALL.items():

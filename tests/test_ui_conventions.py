@@ -14,6 +14,7 @@ import pytest
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE
 from omegaconf import OmegaConf
 
+from zoo.direction import Direction
 from zoo.sweeps.benchmark.arms import Arm, replicate_run_name
 from zoo.sweeps.search.objective import trial_run_name
 from zoo.sweeps.search.report import MIN_TRIALS_FOR_FITTED_PLOTS, _save_plots, summary_markdown
@@ -188,7 +189,7 @@ def test_the_study_names_its_objectives() -> None:
     assert load_study(SPEC, storage).metric_names == ["val/acc"]
     assert load_study(SPEC, storage).metric_names == ["val/acc"]  # resumed: unchanged
     pareto = dataclasses.replace(SPEC, study_name="p", objectives=[
-        *SPEC.objectives, dataclasses.replace(SPEC.objectives[0], metric="model/params", direction="minimize")])
+        *SPEC.objectives, dataclasses.replace(SPEC.objectives[0], metric="model/params", direction=Direction.of("minimize"))])
     assert load_study(pareto, storage).metric_names == ["val/acc", "model/params"]
 
 
