@@ -184,7 +184,8 @@ def test_bidirectional_gated_core_is_one_error_line(base_overrides) -> None:
 
 
 @pytest.mark.parametrize("task", ["sentiment", "generation"])
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", [  # fgr (the one with an extra state) in the fast suite, the rest in make test-slow
+    pytest.param(v, marks=() if v == "fgr" else pytest.mark.slow) for v in VARIANTS])
 def test_every_variant_trains_a_smoke_run(variant: str, task: str, base_overrides, tmp_path) -> None:
     run_id, tracking_uri = smoke_run(task, base_overrides, tmp_path, *SMALL, f"model={variant}")
     if variant == "fgr":  # fgr: the state with an extra tensor (a) rebuilds too

@@ -108,7 +108,8 @@ def test_attention_pooling_on_a_language_model_is_refused(compose) -> None:
 
 
 @pytest.mark.parametrize("task", ["sentiment", "generation"])
-@pytest.mark.parametrize("variant", CORES)
+@pytest.mark.parametrize("variant", [  # layernorm's equations are checked above; its smoke runs in make test-slow
+    pytest.param(v, marks=() if v == "lstmp" else pytest.mark.slow) for v in CORES])
 def test_new_cores_train_a_smoke_run(variant: str, task: str, base_overrides, tmp_path) -> None:
     run_id, tracking_uri = smoke_run(task, base_overrides, tmp_path, "debug=smoke", *CORES[variant])
     if variant == "lstmp":  # the bundle rebuilds the projection from model.proj_size

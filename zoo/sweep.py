@@ -17,7 +17,6 @@ from omegaconf import OmegaConf
 from zoo.cli import Switch, ZooCommand, as_key_values, overrides_argument, worker_options
 from zoo.errors import ConfigError
 from zoo.quiet import progress_to_console
-from zoo.sweeps.search.runner import run_sweep
 from zoo.sweeps.search.spec import available_sweeps, load_sweep_config, parse_sweep_spec
 
 
@@ -53,6 +52,8 @@ def main(overrides: tuple[str, ...], role: str, worker_index: int | None, verbos
     progress_to_console("  " if role == "launcher" else f"  [worker {worker_index}] ")  # trials' epoch lines
     launcher_argv += ["verbose=true"] if verbose else []  # what spawned workers re-run
     spec = parse_sweep_spec(options["sweep"], load_sweep_config(options["sweep"], values))
+    from zoo.sweeps.search.runner import run_sweep  # after the spec is checked: a bad one answers at once
+
     outcome = run_sweep(spec, launcher_argv, role=role, worker_index=worker_index)
     return 1 if outcome.stopped_by_failures or outcome.worker_errors else 0
 

@@ -17,8 +17,6 @@ from zoo.config import check_overrides
 from zoo.errors import ZooError
 from zoo.paths import CONF_DIR, ensure_folder
 from zoo.quiet import quiet
-from zoo.training.pipeline import run_training
-from zoo.training.summary import format_summary
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
@@ -27,6 +25,11 @@ def train(cfg: DictConfig) -> float | None:
     with open_dict(cfg):  # one folder for Hydra's logs and the run's checkpoints
         cfg.paths.output_dir = HydraConfig.get().runtime.output_dir
     quiet(bool(cfg.get("verbose", False)))
+    # imported here, not at the top: a command line refused before training answers in a
+    # second or two instead of waiting for Lightning and MLflow to import
+    from zoo.training.pipeline import run_training
+    from zoo.training.summary import format_summary
+
     result = run_training(cfg)
     print(format_summary(result))
     return result.best_value
