@@ -37,7 +37,7 @@ FOLDS ?=
 VERSION ?= challenger
 SERVE_PORT ?= 5001
 
-.PHONY: help install test test-slow ui-screenshots lint docs data train sweep study compare benchmark register promote serve zoo reproduce throughput bench ui services services-stop clean
+.PHONY: help install test test-slow ui-screenshots lint docs data train sweep study compare benchmark register promote serve zoo reproduce explain throughput bench ui services services-stop clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -104,6 +104,9 @@ zoo: data ## train every conf/experiment recipe (SEEDS=3: over seeds), register 
 
 reproduce: data ## retrain a registered model from its logged config and compare: make reproduce MODEL=models:/sst2-sentiment/1
 	$(PY) -m zoo.reproduce model=$(MODEL) $(ARGS)
+
+explain: data ## what a recurrent model's gates do over its test split (saturation): make explain MODEL=models:/tinyshakespeare-generation@champion [ARGS="report=true"]
+	$(PY) -m zoo.explain model=$(MODEL) $(ARGS)
 
 throughput: data ## tokens/s: zoo step vs plain PyTorch loop, bucketing+packing vs naive padding (ARGS=--cores: every core)
 	$(PY) -m zoo.throughput $(ARGS)

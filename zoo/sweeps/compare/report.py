@@ -11,7 +11,7 @@ from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 from zoo.direction import Direction
 from zoo.sweeps.compare.evidence import Contender, Verdict
 from zoo.sweeps.compare.spec import CompareSpec
-from zoo.sweeps.figures import figure
+from zoo.figures import figure
 
 HEADER = """# LSTM or another model?
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zoo.sweeps.figures import figure
+from zoo.figures import figure
 from zoo.sweeps.search.spec import SweepSpec
 from zoo.sweeps.sections import write_sections
 from zoo.sweeps.variants.analysis import CORE_PARAM, core_choices

@@ -1,0 +1,67 @@
+"""`zoo-explain`: gate saturation of a trained model over its own split, printed, written and
+logged on its run; a registered version explained like its run; bad input one line, with
+nothing logged."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+from helpers.runs import smoke_run
+from helpers.tool_errors import one_error_line
+
+from zoo.explain.cli import main
+
+SIZES = ("debug=smoke", "model.hidden_size=8", "model.embedding_dim=8")
+
+
+@pytest.fixture(scope="module")
+def trained(base_overrides, tmp_path_factory) -> tuple[str, str]:
+    """A two-layer BiLSTM sentiment smoke run (both directions, a layer above another)."""
+    return smoke_run("sentiment", base_overrides, tmp_path_factory.mktemp("explain"), *SIZES, "model=bilstm",
+                     "model.num_layers=2")
+
+
+def test_a_run_is_explained_and_the_saturation_logged_on_it(trained, this_machine, tmp_path, capsys) -> None:
+    run_id, uri = trained
+    assert main([f"model={run_id}", "limit=40", f"out={tmp_path}", "report=true", f"tracking_uri={uri}"]) == 0
+    printed = capsys.readouterr().out
+    assert "| l1_reverse | f (forget gate) |" in printed and "40 rows of test" in printed
+    metrics = mlflow.MlflowClient(uri).get_run(run_id).data.metrics
+    for layer in ("l0", "l0_reverse", "l1", "l1_reverse"):
+        for gate in "ifo":
+            assert 0 <= metrics[f"explain/saturation/{layer}/{gate}/right"] <= 1
+            assert 0 <= metrics[f"explain/saturation/{layer}/{gate}/left"] <= 1
+    logged = {a.path for a in mlflow.MlflowClient(uri).list_artifacts(run_id, "explain")}
+    assert logged == {"explain/explain.md", "explain/saturation.png"}
+    assert (tmp_path / "saturation.png").stat().st_size > 10_000
+
+
+def test_a_registered_version_is_explained_like_its_run(trained, this_machine, tmp_path, capsys) -> None:
+    from zoo.registry.versions import register_run
+
+    run_id, uri = trained
+    entry = register_run(run_id, uri)
+    assert main([f"model=models:/{entry.name}/{entry.version}", "split=validation", "limit=8",
+                 f"out={tmp_path}", f"tracking_uri={uri}"]) == 0
+    assert "8 rows of validation" in capsys.readouterr().out and (tmp_path / "explain.md").is_file()
+
+
+def test_a_model_without_gates_is_one_line_and_nothing_is_logged(base_overrides, tmp_path, capsys) -> None:
+    run_id, uri = smoke_run("sentiment", base_overrides, tmp_path, *SIZES, "model=cnn")
+    err = one_error_line(main, [f"model={run_id}", f"out={tmp_path / 'out'}", "report=true",
+                                f"tracking_uri={uri}"], capsys)
+    assert "gates and their saturation need a recurrent core" in err and "model.encoder=cnn" in err
+    assert not any(k.startswith("explain/") for k in mlflow.MlflowClient(uri).get_run(run_id).data.metrics)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["model=no-such-run"], "is neither models:/<name>/<version> (or @alias) nor a run id"),
+    (["model=models:/x"], "must look like models:/<name>@<alias>"),
+    (["model=models:/nope/1"], "no registered model 'nope'"),
+    (["split=dev"], "Invalid value for '--split'"),
+])
+def test_bad_input_is_one_line(trained, argv: list[str], message: str, capsys) -> None:
+    _, uri = trained
+    argv = argv if argv[0].startswith("model=") else [f"model={trained[0]}", *argv]
+    assert message in one_error_line(main, [*argv, f"tracking_uri={uri}"], capsys)

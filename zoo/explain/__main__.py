@@ -1,0 +1,7 @@
+"""`python -m zoo.explain`: see zoo.explain.cli."""
+
+import sys
+
+from zoo.explain.cli import main
+
+sys.exit(main())

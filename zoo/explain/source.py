@@ -1,0 +1,121 @@
+"""The model being explained, from a registered version or a training run, and the batches
+of one of its own data splits (its logged config, moved to this machine)."""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import mlflow
+from mlflow.exceptions import MlflowException
+from tokenizers import Tokenizer
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+
+from zoo.errors import ZooError
+from zoo.registry.bundle import build_network, bundle_from_checkpoint
+from zoo.registry.loading import URI, reading_store
+from zoo.registry.reproduction import logged_config
+from zoo.registry.versions import logged_max_length, resolve_version
+from zoo.tracking.store import CHECKPOINT_ARTIFACT
+from zoo.training.builders import build_datamodule
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class Subject:
+    """An eval-mode network, its tokenizer and bundle, and the run that trained it (where
+    the explanation is logged)."""
+
+    name: str  # as the user gave it: models:/<name>/<version>, @alias, or a run id
+    run_id: str
+    tracking_uri: str
+    network: nn.Module
+    tokenizer: Tokenizer
+    bundle: dict[str, Any]
+
+    @property
+    def encoder(self) -> str:
+        model = self.bundle["hparams"]["model"]
+        return str(model.get("encoder") or model.get("variant"))
+
+    @property
+    def task(self) -> str:
+        return str(self.bundle["task"])
+
+
+def _run_bundle(client: mlflow.MlflowClient, run_id: str) -> dict[str, Any]:
+    try:
+        run = client.get_run(run_id)
+    except MlflowException:
+        raise ZooError(f"model={run_id!r} is neither models:/<name>/<version> (or @alias) nor a run id in "
+                       f"this store; e.g. model=models:/sst2-sentiment@champion") from None
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            checkpoint = client.download_artifacts(run_id, CHECKPOINT_ARTIFACT, tmp)
+        except (MlflowException, OSError):
+            raise ZooError(f"run {run_id} has no {CHECKPOINT_ARTIFACT} artifact: explain a run that "
+                           "kept its checkpoint, or a registered version") from None
+        return bundle_from_checkpoint(checkpoint, logged_max_length(run))
+
+
+def load_subject(model: str, tracking_uri: str | None = None) -> Subject:
+    """`model` is `models:/<name>/<version>`, `models:/<name>@<alias>` or a training run id."""
+    uri = reading_store(tracking_uri)
+    client = mlflow.MlflowClient(uri)
+    match = URI.match(model)
+    if model.startswith("models:/") and not match:
+        raise ZooError(f"model={model!r} must look like models:/<name>@<alias> or models:/<name>/<version>")
+    if match:
+        version = resolve_version(client, match["name"], match["alias"] or match["version"])
+        mlflow.set_tracking_uri(uri)
+        bundle = mlflow.pyfunc.load_model(model).unwrap_python_model().bundle
+        run_id = version.run_id
+    else:
+        bundle, run_id = _run_bundle(client, model), model
+    if bundle.get("members"):
+        raise ZooError(f"{model} is a seed ensemble of {len(bundle['members'])} models; explain one of them "
+                       "(the seed-0 version the same recipe registered)")
+    network, tokenizer = build_network(bundle)
+    return Subject(model, run_id, uri, network, tokenizer, bundle)
+
+
+def split_batches(subject: Subject, split: str, limit: int) -> Iterator[dict[str, Tensor]]:
+    """Batches of `split` of the subject's own dataset, at most `limit` rows (texts, or windows
+    of a language model's streams) in all."""
+    if split not in SPLITS:
+        raise ZooError(f"split={split!r}; choose one of {', '.join(SPLITS)}")
+    cfg = logged_config(mlflow.MlflowClient(subject.tracking_uri), subject.run_id, subject.tracking_uri)
+    datamodule = build_datamodule(cfg)
+    datamodule.setup("fit")
+    if datamodule.tokenizer is None or datamodule.tokenizer.to_str() != subject.tokenizer.to_str():
+        raise ZooError(f"the data of run {subject.run_id} no longer gives the tokenizer the model was trained "
+                       "with (the data files changed?); explain it on the data it was trained on")
+    loader = {"train": datamodule.train_dataloader, "validation": datamodule.val_dataloader,
+              "test": datamodule.test_dataloader}[split]()
+    yield from _rows(loader, limit, int(cfg.seed))
+
+
+def _rows(loader: DataLoader, limit: int, seed: int) -> Iterator[dict[str, Tensor]]:
+    """A classifier's texts: `limit` of them drawn at random (seeded), so a sample is not the
+    shortest texts the length-grouped batches start with. A language model's windows: the
+    first `limit`, consecutive text."""
+    if loader.batch_size is None:
+        seen = 0
+        for batch in loader:
+            rows = min(len(batch["input_ids"]), limit - seen)
+            yield {key: value[:rows] for key, value in batch.items()}
+            seen += rows
+            if seen >= limit:
+                return
+        return
+    dataset = loader.dataset
+    size = len(dataset)  # type: ignore[arg-type]
+    chosen = sorted(random.Random(seed).sample(range(size), min(limit, size)))
+    step = int(loader.batch_size)
+    for start in range(0, len(chosen), step):
+        yield loader.collate_fn([dataset[i] for i in chosen[start:start + step]])  # type: ignore[misc]
