@@ -65,3 +65,33 @@ def test_bad_input_is_one_line(trained, argv: list[str], message: str, capsys) -
     _, uri = trained
     argv = argv if argv[0].startswith("model=") else [f"model={trained[0]}", *argv]
     assert message in one_error_line(main, [*argv, f"tracking_uri={uri}"], capsys)
+
+
+@pytest.fixture(scope="module")
+def language_model(base_overrides, tmp_path_factory) -> tuple[str, str]:
+    return smoke_run("generation", base_overrides, tmp_path_factory.mktemp("explain_lm"), *SIZES, "model=lstm",
+                     "model.num_layers=2")
+
+
+def test_a_language_models_cells_are_found_scored_against_the_untrained_and_held(
+        language_model, this_machine, tmp_path, capsys) -> None:
+    run_id, uri = language_model
+    assert main([f"model={run_id}", "limit=4", "rows=6", "length=160", f"out={tmp_path}", "report=true",
+                 f"tracking_uri={uri}"]) == 0
+    printed = capsys.readouterr().out
+    assert "| line_position | abs Spearman | l" in printed and "| upper_case_run | ROC AUC | l" in printed
+    metrics = mlflow.MlflowClient(uri).get_run(run_id).data.metrics
+    assert 0 <= metrics["explain/cells/line_position/held_out"] <= 1
+    assert 0 <= metrics["explain/cells/line_position/control"] <= 1
+    assert "explain/cells/line_position/loss_change_holds" in metrics
+    page = (tmp_path / "cell_line_position.html").read_text()
+    assert page.count("<span") > 100 and "untrained" in page
+    assert "## Interpretable cells" in (tmp_path / "explain.md").read_text()
+    logged = {a.path for a in mlflow.MlflowClient(uri).list_artifacts(run_id, "explain")}
+    assert "explain/cell_word_start.html" in logged
+
+
+def test_an_unknown_concept_is_one_line_before_the_model_loads(language_model, capsys) -> None:
+    run_id, uri = language_model
+    err = one_error_line(main, [f"model={run_id}", "concepts=line_position,quotes", f"tracking_uri={uri}"], capsys)
+    assert "unknown concept 'quotes'; built-in: bracket_depth, in_double_quotes" in err

@@ -4,13 +4,14 @@ their own steps, padding is never counted, and saturation counts what it says.""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from zoo.errors import ConfigError
-from zoo.explain.gates import LayerTrace, Trace, trace_gates
+from zoo.errors import ConfigError, ZooError
+from zoo.explain.gates import Clamp, LayerTrace, Trace, trace_gates
 from zoo.explain.saturation import gate_metrics, saturation
 from zoo.models.cores import Sizes, core
 
@@ -86,3 +87,66 @@ def test_saturation_counts_real_steps_below_and_above_the_thresholds() -> None:
     assert result.left.tolist() == [0.5, 0.0] and result.right.tolist() == [0.5, 0.5]
     metrics = gate_metrics([result])
     assert metrics["explain/saturation/l0/f/right"] == 0.5 and metrics["explain/saturation/l0/f/units_mostly_open"] == 0
+
+
+@pytest.mark.parametrize(("name", "part"), [("lstm", "c"), ("gru", "h"), ("nog", "c"), ("gates", "h")])
+def test_a_clamped_unit_holds_its_value_and_changes_what_follows(name: str, part: str) -> None:
+    torch.manual_seed(4)
+    module = core(name).build(Sizes(5, 6, 2, 0.0, False)).eval()
+    x = _inputs()
+    free = trace_gates(module, x)
+    held = trace_gates(module, x, clamp=Clamp(0, "forward", part, 2, 0.5))
+    assert bool((held.layer(0).parts[part][:, :, 2] == 0.5).all())
+    assert not torch.allclose(held.layer(1).parts["h"], free.layer(1).parts["h"])  # the layer above reads it
+    torch.testing.assert_close(held.layer(0).parts[part][:, :, 3][:, 0], free.layer(0).parts[part][:, :, 3][:, 0])
+
+
+def test_a_gru_has_no_cell_to_clamp() -> None:
+    with pytest.raises(ZooError, match="a GRU has no cell state c"):
+        trace_gates(core("gru").build(Sizes(5, 6, 1, 0.0, False)), _inputs(), clamp=Clamp(0, "forward", "c", 0, 0.0))
+
+
+def test_reading_step_by_step_gives_the_language_models_own_losses() -> None:
+    from zoo.explain.cells import read
+    from zoo.models import EncoderSpec
+    from zoo.models.networks import LanguageModelNetwork
+
+    torch.manual_seed(5)
+    network = LanguageModelNetwork(EncoderSpec.from_config({"encoder": "lstm", "num_layers": 2, "hidden_size": 8,
+                                                            "embedding_dim": 4}), vocab_size=11).eval()
+    tokens = torch.randint(0, 11, (3, 20))
+    logits, _ = network(tokens)
+    targets = tokens[:, 1:].flatten()
+    expected = torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1), targets, reduction="none")
+    torch.testing.assert_close(read(network, tokens).losses, expected.view(3, -1), atol=1e-5, rtol=0)
+
+
+def test_unit_scores_are_abs_spearman_and_two_sided_auc() -> None:
+    from scipy.stats import rankdata
+
+    from zoo.explain.cells import unit_scores, where_it_holds
+
+    labels = np.array([0, 0, 1, 1, 1.0])
+    values = np.stack([labels * 2, -labels, np.array([1, 0, 1, 0, 1.0])], axis=1)  # tracks, tracks inverted, noise
+    auc = unit_scores(rankdata(values, axis=0), labels, graded=False)
+    assert auc[0] == 1.0 and auc[1] == 1.0 and auc[2] < 0.75
+    graded = np.arange(5.0)
+    rho = unit_scores(rankdata(np.stack([graded ** 2, -graded], axis=1), axis=0), graded, graded=True)
+    np.testing.assert_allclose(rho, [1.0, 1.0])
+    depth = np.array([0, 0, 0, 0, 0, 0, 0, 0, 1, 2.0])  # the quantile is 0: "holds" must not mean everywhere
+    assert where_it_holds(depth, depth, graded=True).tolist() == [False] * 8 + [True, True]
+
+
+def test_concepts_label_every_character() -> None:
+    from zoo.explain.concepts import builtin_names, find_concept
+
+    text = 'ROMEO:\nHe said "go (now)" and don\'t \'stay\'.\n'
+    got = {name: find_concept(name).labels(text) for name in builtin_names()}
+    assert all(len(v) == len(text) for v in got.values())
+    assert got["line_position"][text.index("H")] == 1 and got["line_position"][6] == 0
+    assert sum(got["in_double_quotes"]) == len('"go (now)"')
+    assert sum(got["in_single_quotes"]) == len("'stay'")  # don't's apostrophe neither opens nor closes
+    assert max(got["bracket_depth"]) == 1 and sum(got["upper_case_run"]) == len("ROMEO")
+    with pytest.raises(ZooError, match="unknown concept 'quotes'; built-in: bracket_depth"):
+        find_concept("quotes")
+    assert find_concept("zoo.explain.concepts:line_position").graded

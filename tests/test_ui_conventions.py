@@ -188,8 +188,8 @@ def test_the_study_names_its_objectives() -> None:
     storage = optuna.storages.InMemoryStorage()
     assert load_study(SPEC, storage).metric_names == ["val/acc"]
     assert load_study(SPEC, storage).metric_names == ["val/acc"]  # resumed: unchanged
-    pareto = dataclasses.replace(SPEC, study_name="p", objectives=[
-        *SPEC.objectives, dataclasses.replace(SPEC.objectives[0], metric="model/params", direction=Direction.of("minimize"))])
+    params = dataclasses.replace(SPEC.objectives[0], metric="model/params", direction=Direction.of("minimize"))
+    pareto = dataclasses.replace(SPEC, study_name="p", objectives=[*SPEC.objectives, params])
     assert load_study(pareto, storage).metric_names == ["val/acc", "model/params"]
 
 

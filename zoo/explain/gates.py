@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from zoo.errors import ConfigError
+from zoo.errors import ConfigError, ZooError
 from zoo.models.gated_lstm import GatedLSTM
 from zoo.models.handwritten_lstm import HandwrittenLSTM
 
@@ -53,6 +53,29 @@ class Trace:
 
     def layer(self, layer: int, direction: str = "forward") -> LayerTrace:
         return next(t for t in self.layers if t.layer == layer and t.direction == direction)
+
+
+@dataclass(frozen=True)
+class Clamp:
+    """Hold one unit of c or h of one layer and direction at `value` at every step (the causal
+    test of a cell): the step's later parts and every later step see the clamped value."""
+
+    layer: int
+    direction: str
+    part: str  # "c" or "h"
+    index: int
+    value: float
+
+    def on(self, layer: int, direction: str) -> Clamp | None:
+        return self if (layer, direction) == (self.layer, self.direction) else None
+
+
+def _held(clamp: Clamp | None, part: str, value: Tensor) -> Tensor:
+    if clamp is None or clamp.part != part:
+        return value
+    value = value.clone()
+    value[:, clamp.index] = clamp.value
+    return value
 
 
 def _mask(x: Tensor, lengths: Tensor | None) -> Tensor:
@@ -89,7 +112,8 @@ def _lstm_weights(module: nn.Module, layer: int, suffix: str) -> tuple[Tensor, .
     return tuple(getattr(module, f"{name}_l{layer}{suffix}") for name in names)
 
 
-def _lstm_direction(module: nn.Module, layer: int, suffix: str, x: Tensor, mask: Tensor) -> dict[str, Tensor]:
+def _lstm_direction(module: nn.Module, layer: int, suffix: str, x: Tensor, mask: Tensor,
+                    clamp: Clamp | None) -> dict[str, Tensor]:
     w_ih, w_hh, b_ih, b_hh = _lstm_weights(module, layer, suffix)
     w_hr = getattr(module, f"weight_hr_l{layer}{suffix}", None)  # lstmp's projection
     projected = nn.functional.linear(x, w_ih, b_ih + b_hh)
@@ -99,15 +123,16 @@ def _lstm_direction(module: nn.Module, layer: int, suffix: str, x: Tensor, mask:
         h, c = state
         i, f, g, o = (z_x + h @ w_hh.t()).chunk(4, dim=1)
         i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
-        c = f * c + i * g
+        c = _held(clamp, "c", f * c + i * g)
         h = o * torch.tanh(c)
-        return {"i": i, "f": f, "g": g, "o": o, "c": c, "h": h if w_hr is None else h @ w_hr.t()}
+        return {"i": i, "f": f, "g": g, "o": o, "c": c, "h": _held(clamp, "h", h if w_hr is None else h @ w_hr.t())}
 
     zeros = x.new_zeros(x.shape[0], w_hh.shape[1]), x.new_zeros(x.shape[0], cell_width)
     return _run(step, projected, mask, zeros, ("h", "c"))
 
 
-def _gru_direction(module: nn.Module, layer: int, suffix: str, x: Tensor, mask: Tensor) -> dict[str, Tensor]:
+def _gru_direction(module: nn.Module, layer: int, suffix: str, x: Tensor, mask: Tensor,
+                   clamp: Clamp | None) -> dict[str, Tensor]:
     w_ih, w_hh, b_ih, b_hh = _lstm_weights(module, layer, suffix)
     projected = nn.functional.linear(x, w_ih, b_ih)
 
@@ -117,24 +142,25 @@ def _gru_direction(module: nn.Module, layer: int, suffix: str, x: Tensor, mask: 
         h_r, h_z, h_n = nn.functional.linear(h, w_hh, b_hh).chunk(3, dim=1)
         r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
         n = torch.tanh(x_n + r * h_n)
-        return {"r": r, "z": z, "n": n, "h": (1 - z) * n + z * h}
+        return {"r": r, "z": z, "n": n, "h": _held(clamp, "h", (1 - z) * n + z * h)}
 
     return _run(step, projected, mask, (x.new_zeros(x.shape[0], w_hh.shape[1]),), ("h",))
 
 
 def _fused(module: nn.LSTM | nn.GRU | HandwrittenLSTM, x: Tensor, mask: Tensor, lengths: Tensor | None,
-           direction_of: Callable[..., dict[str, Tensor]]) -> list[LayerTrace]:
+           direction_of: Callable[..., dict[str, Tensor]], clamp: Clamp | None) -> list[LayerTrace]:
     """Layer by layer, both directions where the module has them; the next layer reads the
     directions' h side by side, as the fused kernel does (no dropout: evaluation)."""
     backwards = getattr(module, "bidirectional", False)
     traces: list[LayerTrace] = []
     for layer in range(module.num_layers):
-        forward = direction_of(module, layer, "", x, mask)
+        forward = direction_of(module, layer, "", x, mask, clamp and clamp.on(layer, "forward"))
         traces.append(LayerTrace(layer, "forward", forward))
         outputs = [forward["h"]]
         if backwards:
             lengths_ = lengths if lengths is not None else mask.sum(1)
-            backward = direction_of(module, layer, "_reverse", _reverse_rows(x, lengths_), mask)
+            backward = direction_of(module, layer, "_reverse", _reverse_rows(x, lengths_), mask,
+                                    clamp and clamp.on(layer, "backward"))
             backward = {name: _reverse_rows(value, lengths_) for name, value in backward.items()}
             traces.append(LayerTrace(layer, "backward", backward))
             outputs.append(backward["h"])
@@ -142,14 +168,22 @@ def _fused(module: nn.LSTM | nn.GRU | HandwrittenLSTM, x: Tensor, mask: Tensor, 
     return traces
 
 
-def _gated(module: GatedLSTM, x: Tensor, mask: Tensor) -> list[LayerTrace]:
+def _gated(module: GatedLSTM, x: Tensor, mask: Tensor, clamp: Clamp | None) -> list[LayerTrace]:
     """The hand-written Greff cores (and `layernorm`), through their own `project` and `step`;
     a gate switched off is reported as the constant it is (1, or 1 - f for CIFG's i)."""
     traces = []
     for layer in range(module.num_layers):
-        def step(projected: Tensor, state: tuple[Tensor, ...], layer: int = layer) -> dict[str, Tensor]:
+        held = clamp and clamp.on(layer, "forward")
+
+        def step(projected: Tensor, state: tuple[Tensor, ...], layer: int = layer,
+                 held: Clamp | None = held) -> dict[str, Tensor]:
             out = module.step(layer, projected, state)
             parts = {name: torch.as_tensor(getattr(out, name)).to(out.c).expand_as(out.c) for name in LSTM_PARTS}
+            if held is not None and held.part == "c":  # h follows the held cell, as the cell computes it
+                parts["c"] = _held(held, "c", parts["c"])
+                squashed = torch.tanh(parts["c"]) if module.switches.output_activation else parts["c"]
+                parts["h"] = parts["o"] * squashed
+            parts["h"] = _held(held, "h", parts["h"])
             return parts | ({"a": out.a} if out.a is not None else {})
 
         initial = tuple(x.new_zeros(x.shape[0], width) for width in module.state_widths())
@@ -171,14 +205,23 @@ def core_module(rnn: nn.Module) -> nn.Module:
 
 
 @torch.no_grad()
-def trace_gates(rnn: nn.Module, x: Tensor, lengths: Tensor | None = None) -> Trace:
+def trace_gates(rnn: nn.Module, x: Tensor, lengths: Tensor | None = None, clamp: Clamp | None = None) -> Trace:
     """Every part of every layer of the recurrent module `rnn` over the embedded input `x`
-    (batch, time, features), each row `lengths[b]` steps long (all of it when None)."""
+    (batch, time, features), each row `lengths[b]` steps long (all of it when None); with
+    `clamp`, one unit held at a value throughout."""
     module, mask = core_module(rnn), _mask(x, lengths)
+    if clamp is not None and clamp.part == "c" and isinstance(module, nn.GRU):
+        raise ZooError("a GRU has no cell state c; clamp a unit of h")
     if isinstance(module, GatedLSTM):
-        layers = _gated(module, x, mask)
+        layers = _gated(module, x, mask, clamp)
     elif isinstance(module, nn.GRU):
-        layers = _fused(module, x, mask, lengths, _gru_direction)
+        layers = _fused(module, x, mask, lengths, _gru_direction, clamp)
     else:
-        layers = _fused(module, x, mask, lengths, _lstm_direction)
+        layers = _fused(module, x, mask, lengths, _lstm_direction, clamp)
     return Trace(layers, mask)
+
+
+def top_outputs(trace: Trace) -> Tensor:
+    """The top layer's h, both directions side by side: what the encoder outputs."""
+    top = max(t.layer for t in trace.layers)
+    return torch.cat([t.parts["h"] for t in trace.layers if t.layer == top], dim=-1)

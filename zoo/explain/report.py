@@ -62,20 +62,20 @@ class SaturationReport:
                 ax.legend(fontsize=7, loc="upper right")
         return path
 
-    def write(self, folder: Path) -> list[Path]:
+    def write(self, folder: Path, more: str = "") -> list[Path]:
+        """`explain.md` (this report, then `more`) and the plot."""
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "explain.md").write_text(self.markdown())
+        (folder / "explain.md").write_text(self.markdown() + ("\n" + more if more else ""))
         return [folder / "explain.md", self.plot(folder / "saturation.png")]
 
-    def log(self, folder: Path) -> None:
-        """Everything is computed and written before the first call to MLflow, so a failure
-        leaves the run as it was."""
-        paths = self.write(folder)
-        client = mlflow.MlflowClient(self.subject.tracking_uri)
-        client.log_batch(self.subject.run_id, metrics=[
-            mlflow.entities.Metric(key, value, 0, 0) for key, value in self.metrics.items()])
-        for path in paths:
-            client.log_artifact(self.subject.run_id, str(path), "explain")
+
+def log_on_run(subject: Subject, metrics: dict[str, float], files: list[Path]) -> None:
+    """Called once everything is computed and written, so a failure before it leaves the run
+    as it was: the metrics in one batch, then the files under `explain/`."""
+    client = mlflow.MlflowClient(subject.tracking_uri)
+    client.log_batch(subject.run_id, metrics=[mlflow.entities.Metric(k, v, 0, 0) for k, v in metrics.items()])
+    for path in files:
+        client.log_artifact(subject.run_id, str(path), "explain")
 
 
 def check_recurrent(subject: Subject) -> None:

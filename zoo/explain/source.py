@@ -10,16 +10,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import mlflow
+import torch
 from mlflow.exceptions import MlflowException
 from tokenizers import Tokenizer
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from zoo.data.base import TextDataModule
 from zoo.errors import ZooError
+from zoo.models import EncoderSpec
 from zoo.registry.bundle import build_network, bundle_from_checkpoint
 from zoo.registry.loading import URI, reading_store
 from zoo.registry.reproduction import logged_config
 from zoo.registry.versions import logged_max_length, resolve_version
+from zoo.tasks import kind
 from zoo.tracking.store import CHECKPOINT_ARTIFACT
 from zoo.training.builders import build_datamodule
 
@@ -84,20 +88,40 @@ def load_subject(model: str, tracking_uri: str | None = None) -> Subject:
     return Subject(model, run_id, uri, network, tokenizer, bundle)
 
 
-def split_batches(subject: Subject, split: str, limit: int) -> Iterator[dict[str, Tensor]]:
-    """Batches of `split` of the subject's own dataset, at most `limit` rows (texts, or windows
-    of a language model's streams) in all."""
-    if split not in SPLITS:
-        raise ZooError(f"split={split!r}; choose one of {', '.join(SPLITS)}")
+def datamodule_of(subject: Subject) -> TextDataModule:
+    """The subject's data module, set up from its run's logged config on this machine's data."""
     cfg = logged_config(mlflow.MlflowClient(subject.tracking_uri), subject.run_id, subject.tracking_uri)
     datamodule = build_datamodule(cfg)
     datamodule.setup("fit")
     if datamodule.tokenizer is None or datamodule.tokenizer.to_str() != subject.tokenizer.to_str():
         raise ZooError(f"the data of run {subject.run_id} no longer gives the tokenizer the model was trained "
                        "with (the data files changed?); explain it on the data it was trained on")
+    return datamodule
+
+
+def check_split(split: str) -> str:
+    if split not in SPLITS:
+        raise ZooError(f"split={split!r}; choose one of {', '.join(SPLITS)}")
+    return split
+
+
+def split_batches(subject: Subject, split: str, limit: int) -> Iterator[dict[str, Tensor]]:
+    """Batches of `split` of the subject's own dataset, at most `limit` rows (texts, or windows
+    of a language model's streams) in all."""
+    datamodule = datamodule_of(subject)
     loader = {"train": datamodule.train_dataloader, "validation": datamodule.val_dataloader,
-              "test": datamodule.test_dataloader}[split]()
-    yield from _rows(loader, limit, int(cfg.seed))
+              "test": datamodule.test_dataloader}[check_split(split)]()
+    yield from _rows(loader, limit, datamodule.seed)
+
+
+def stream_rows(datamodule: TextDataModule, split: str, rows: int, length: int) -> Tensor:
+    """(rows, length) token ids: `rows` stretches of a language model's `split` stream, spread
+    evenly over it (consecutive text in each row)."""
+    stream = datamodule.streams[check_split(split)]  # type: ignore[attr-defined]
+    if len(stream) < length + 1:
+        raise ZooError(f"the {split} split has {len(stream)} tokens, fewer than length={length}")
+    starts = torch.linspace(0, len(stream) - length - 1, rows).long()
+    return torch.stack([stream[start:start + length] for start in starts.tolist()])
 
 
 def _rows(loader: DataLoader, limit: int, seed: int) -> Iterator[dict[str, Tensor]]:
@@ -119,3 +143,11 @@ def _rows(loader: DataLoader, limit: int, seed: int) -> Iterator[dict[str, Tenso
     step = int(loader.batch_size)
     for start in range(0, len(chosen), step):
         yield loader.collate_fn([dataset[i] for i in chosen[start:start + step]])  # type: ignore[misc]
+
+
+def untrained_network(subject: Subject, seed: int = 0) -> nn.Module:
+    """The subject's architecture with fresh random weights (seeded): the control a cell's
+    score is compared with, since random recurrent units track some concepts too."""
+    hp = subject.bundle["hparams"]
+    torch.manual_seed(seed)
+    return kind(subject.task).network(EncoderSpec.from_config(hp["model"]), hp).eval()

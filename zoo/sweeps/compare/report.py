@@ -9,9 +9,9 @@ from pathlib import Path
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 from zoo.direction import Direction
+from zoo.figures import figure
 from zoo.sweeps.compare.evidence import Contender, Verdict
 from zoo.sweeps.compare.spec import CompareSpec
-from zoo.figures import figure
 
 HEADER = """# LSTM or another model?
 
