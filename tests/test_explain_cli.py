@@ -9,6 +9,7 @@ import pytest
 from helpers.runs import smoke_run
 from helpers.tool_errors import one_error_line
 
+from zoo.errors import ZooError
 from zoo.explain.cli import main
 
 SIZES = ("debug=smoke", "model.hidden_size=8", "model.embedding_dim=8")
@@ -46,13 +47,22 @@ def test_a_registered_version_is_explained_like_its_run(trained, this_machine, t
     assert "8 rows of validation" in capsys.readouterr().out and (tmp_path / "explain.md").is_file()
 
 
-def test_a_model_without_gates_is_one_line_and_nothing_is_logged(base_overrides, tmp_path, capsys) -> None:
-    run_id, uri = smoke_run("sentiment", base_overrides, tmp_path, *SIZES, "model=cnn")
-    err = one_error_line(main, [f"model={run_id}", f"out={tmp_path / 'out'}", "report=true",
-                                f"tracking_uri={uri}"], capsys)
-    assert "gates and their saturation need a recurrent core" in err and "model.encoder=cnn" in err
-    assert not any(k.startswith("explain/") for k in mlflow.MlflowClient(uri).get_run(run_id).data.metrics)
-    assert not (tmp_path / "out").exists()
+@pytest.mark.parametrize(("encoder", "options"), [("cnn", {"kernel_sizes": [2, 3]}),
+                                                  ("transformer", {"num_heads": 2, "context": 16, "positions": "learned"})])
+def test_a_model_without_gates_is_refused_before_any_data_is_read(encoder: str, options: dict, tmp_path) -> None:
+    """The CLI checks this right after loading the model, before reading data or writing a file."""
+    from helpers.toy_classifier import toy_bundle
+
+    from zoo.explain.report import saturation_report
+    from zoo.explain.source import Subject
+    from zoo.registry.bundle import build_network, load_bundle
+
+    bundle = load_bundle(toy_bundle(tmp_path / "bundle.pt", model={
+        "encoder": encoder, "num_layers": 1, "hidden_size": 8, "embedding_dim": 8, **options}, pooling="max"))
+    network, tokenizer = build_network(bundle)
+    subject = Subject("models:/toy/1", "no-run", "sqlite:///nowhere.db", network, tokenizer, bundle)
+    with pytest.raises(ZooError, match=f"models:/toy/1 is a {encoder} .*need a recurrent core .lstm, bilstm, gru"):
+        saturation_report(subject)
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -27,14 +27,15 @@ def toy_texts(count: int, longest: int, seed: int = 0) -> list[str]:
     return texts
 
 
-def toy_bundle(path: Path, max_length: int | None = 12, seed: int = 0, model: dict | None = None) -> Path:
+def toy_bundle(path: Path, max_length: int | None = 12, seed: int = 0, model: dict | None = None,
+               pooling: str = "last") -> Path:
     """A three-class classifier bundle with random weights, saved to `path`."""
     vocab = {"[PAD]": 0, "[UNK]": 1, **{w: i + 2 for i, w in enumerate(WORDS)}}
     tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
     torch.manual_seed(seed)
     module = TextClassifier(model=dict(model or MODEL), vocab_size=len(vocab), num_classes=3, pad_id=0,
-                            class_names=["neg", "mixed", "pos"])
+                            class_names=["neg", "mixed", "pos"], pooling=pooling)
     torch.save({"format": FORMAT, "task": "classifier",
                 "hparams": {k: v for k, v in module.hparams.items() if k != "monitor"},
                 "state_dict": module.network.state_dict(), "tokenizer_json": tokenizer.to_str(),
