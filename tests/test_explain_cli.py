@@ -47,8 +47,8 @@ def test_a_registered_version_is_explained_like_its_run(trained, this_machine, t
     assert "8 rows of validation" in capsys.readouterr().out and (tmp_path / "explain.md").is_file()
 
 
-@pytest.mark.parametrize(("encoder", "options"), [("cnn", {"kernel_sizes": [2, 3]}),
-                                                  ("transformer", {"num_heads": 2, "context": 16, "positions": "learned"})])
+@pytest.mark.parametrize(("encoder", "options"), [
+    ("cnn", {"kernel_sizes": [2, 3]}), ("transformer", {"num_heads": 2, "context": 16, "positions": "learned"})])
 def test_a_model_without_gates_is_refused_before_any_data_is_read(encoder: str, options: dict, tmp_path) -> None:
     """The CLI checks this right after loading the model, before reading data or writing a file."""
     from helpers.toy_classifier import toy_bundle
