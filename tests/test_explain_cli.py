@@ -24,9 +24,11 @@ def trained(base_overrides, tmp_path_factory) -> tuple[str, str]:
 
 def test_a_run_is_explained_and_the_saturation_logged_on_it(trained, this_machine, tmp_path, capsys) -> None:
     run_id, uri = trained
-    assert main([f"model={run_id}", "limit=40", f"out={tmp_path}", "report=true", f"tracking_uri={uri}"]) == 0
+    assert main([f"model={run_id}", "limit=40", "attributions=false", f"out={tmp_path}", "report=true",
+                 f"tracking_uri={uri}"]) == 0
     printed = capsys.readouterr().out
-    assert "| l1_reverse | f (forget gate) |" in printed and "40 rows of test" in printed
+    assert "| l1_reverse | f (forget gate) |" in printed and "over its test split" in printed
+    assert "over 40 rows (" in (tmp_path / "explain.md").read_text()
     metrics = mlflow.MlflowClient(uri).get_run(run_id).data.metrics
     for layer in ("l0", "l0_reverse", "l1", "l1_reverse"):
         for gate in "ifo":
@@ -42,9 +44,10 @@ def test_a_registered_version_is_explained_like_its_run(trained, this_machine, t
 
     run_id, uri = trained
     entry = register_run(run_id, uri)
-    assert main([f"model=models:/{entry.name}/{entry.version}", "split=validation", "limit=8",
+    assert main([f"model=models:/{entry.name}/{entry.version}", "split=validation", "limit=8", "attributions=false",
                  f"out={tmp_path}", f"tracking_uri={uri}"]) == 0
-    assert "8 rows of validation" in capsys.readouterr().out and (tmp_path / "explain.md").is_file()
+    assert "| l0 | i (input gate) |" in capsys.readouterr().out
+    assert "over 8 rows (" in (tmp_path / "explain.md").read_text()
 
 
 @pytest.mark.parametrize(("encoder", "options"), [
@@ -53,7 +56,7 @@ def test_a_model_without_gates_is_refused_before_any_data_is_read(encoder: str, 
     """The CLI checks this right after loading the model, before reading data or writing a file."""
     from helpers.toy_classifier import toy_bundle
 
-    from zoo.explain.report import saturation_report
+    from zoo.explain.run import explain
     from zoo.explain.source import Subject
     from zoo.registry.bundle import build_network, load_bundle
 
@@ -61,8 +64,11 @@ def test_a_model_without_gates_is_refused_before_any_data_is_read(encoder: str, 
         "encoder": encoder, "num_layers": 1, "hidden_size": 8, "embedding_dim": 8, **options}, pooling="max"))
     network, tokenizer = build_network(bundle)
     subject = Subject("models:/toy/1", "no-run", "sqlite:///nowhere.db", network, tokenizer, bundle)
-    with pytest.raises(ZooError, match=f"models:/toy/1 is a {encoder} .*need a recurrent core .lstm, bilstm, gru"):
-        saturation_report(subject)
+    with pytest.raises(ZooError, match=f"models:/toy/1 is a {encoder} .*need a recurrent core .lstm, bilstm, gru.*"
+                                       "offers token attributions"):
+        explain(subject, tmp_path / "out", split="test", limit=5, gates=True, cells=True, attributions=True,
+                concepts=[], rows=2, length=16, n_steps=4, report=False)
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -105,3 +111,42 @@ def test_an_unknown_concept_is_one_line_before_the_model_loads(language_model, c
     run_id, uri = language_model
     err = one_error_line(main, [f"model={run_id}", "concepts=line_position,quotes", f"tracking_uri={uri}"], capsys)
     assert "unknown concept 'quotes'; built-in: bracket_depth, in_double_quotes" in err
+
+
+def test_a_classifiers_attributions_are_faithful_or_not_with_an_interval(trained, this_machine, tmp_path,
+                                                                          capsys) -> None:
+    run_id, uri = trained
+    assert main([f"model={run_id}", "gates=false", "limit=6", "n_steps=8", f"out={tmp_path}", "report=true",
+                 f"tracking_uri={uri}"]) == 0
+    printed = capsys.readouterr().out
+    assert "| integrated_gradients |" in printed and "| random |" in printed and "(95% CI)" in printed
+    metrics = mlflow.MlflowClient(uri).get_run(run_id).data.metrics
+    for method in ("integrated_gradients", "occlusion", "random"):
+        assert f"explain/aopc_comprehensiveness/{method}" in metrics and f"explain/aopc_sufficiency/{method}" in metrics
+    low, high = metrics["explain/aopc_margin/occlusion/ci95_low"], metrics["explain/aopc_margin/occlusion/ci95_high"]
+    assert low <= metrics["explain/aopc_margin/occlusion"] <= high and metrics["explain/ig_delta_mean"] >= 0
+    assert (tmp_path / "attributions.html").read_text().count("<span") > 6
+
+
+def test_one_text_is_explained_token_by_token(trained, capsys) -> None:
+    run_id, uri = trained
+    assert main([f"model={run_id}", "text=a gripping , moving film", "n_steps=8", f"tracking_uri={uri}"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("predicted: ") and "integrated gradients" in lines[0]
+    assert [line.split()[0] for line in lines[1:]] == ["a", "gripping", ",", "moving", "film"]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["text=" + "good " * 300], "text= has 300 tokens and "),
+    (["text=zzzz qqqq"], "has no token in the model's vocabulary"),
+    (["n_steps=1"], "Invalid value for '--n-steps'"),
+])
+def test_bad_text_input_is_one_line(trained, argv: list[str], message: str, capsys) -> None:
+    run_id, uri = trained
+    assert message in one_error_line(main, [f"model={run_id}", *argv, f"tracking_uri={uri}"], capsys)
+
+
+def test_a_language_model_has_no_class_attributions(language_model, capsys) -> None:
+    run_id, uri = language_model
+    err = one_error_line(main, [f"model={run_id}", "text=ROMEO:", f"tracking_uri={uri}"], capsys)
+    assert "is a language model: it has no classes to attribute" in err

@@ -1,11 +1,15 @@
 """`zoo-explain model=<models:/NAME/VERSION | models:/NAME@ALIAS | run id>` (or `python -m
-zoo.explain`; `make explain`): what a recurrent model learned, over its own data. Gate
-saturation per unit, layer and gate (Karpathy et al. 2015) for every recurrent model; for a
-character-level language model also the interpretable cells: for each concept, the unit that
-tracks it (chosen on validation, scored on test against the untrained architecture) and what
-holding it does to the loss. Printed as tables and written as `explain.md`, `saturation.png`
-and a coloured-text page per cell; `report=true` logs them (metrics `explain/...`, files
-under `explain/`) on the run that trained the model."""
+zoo.explain`; `make explain`): what a model learned, over its own data.
+
+- gates (recurrent models): saturation per unit, layer and gate (Karpathy et al. 2015);
+- cells (character-level language models): for each concept, the unit that tracks it, chosen
+  on validation and scored on test against the untrained architecture, and what holding it
+  does to the loss;
+- attributions (classifiers, any encoder): integrated gradients and occlusion per token, and
+  how faithful each is (ERASER AOPC against a random ordering); `text="..."` explains one text.
+
+Printed as tables and written as `explain.md` with its figures and pages; `report=true` logs
+them (metrics `explain/...`, files under `explain/`) on the run that trained the model."""
 
 from __future__ import annotations
 
@@ -21,43 +25,43 @@ from zoo.explain.source import SPLITS
 
 @click.command("zoo-explain", cls=ZooCommand)
 @click.option("--model", required=True, metavar=f"{MODEL_URI}|RUN_ID", help="Registered version or training run.")
-@click.option("--split", type=click.Choice(SPLITS), default="test", help="The split gate saturation is counted on.")
-@click.option("--limit", type=click.IntRange(min=1, max=100_000), default=500,
-              help="Rows (texts, or language-model windows) of the split to count saturation on.")
+@click.option("--text", help="Explain this one text (a classifier): each token's attribution and the prediction.")
+@click.option("--split", type=click.Choice(SPLITS), default="test", help="The split explained.")
+@click.option("--limit", type=click.IntRange(min=2, max=100_000), default=500,
+              help="Rows (texts, or language-model windows) of the split to read.")
+@click.option("--gates", type=Switch(), help="Gate saturation (default: for every recurrent model).")
 @click.option("--cells", type=Switch(), default="true", help="Find the interpretable cells (language models).")
+@click.option("--attributions", type=Switch(), default="true", help="Token attributions and their faithfulness "
+              "(classifiers).")
 @click.option("--concepts", default=",".join(builtin_names()), show_default=True,
               help="Comma-separated concepts: built-in names or package.module:function.")
 @click.option("--rows", type=click.IntRange(min=2, max=1024), default=32, help="Stretches of text per split for cells.")
 @click.option("--length", type=click.IntRange(min=16, max=4096), default=512, help="Characters per stretch.")
+@click.option("--n-steps", type=click.IntRange(min=2, max=1000), default=50, help="Integrated gradients' steps.")
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for the files (default explain/<run id>).")
 @click.option("--report", type=Switch(), default="false", help="Log the figures and files on the model's run.")
 @click.option("--tracking-uri", metavar="URI", help="MLflow store (default: as zoo-train).")
-def main(model: str, split: str, limit: int, cells: bool, concepts: str, rows: int, length: int, out: str | None,
-         report: bool, tracking_uri: str | None) -> int:
+def main(model: str, text: str | None, split: str, limit: int, gates: bool | None, cells: bool, attributions: bool,
+         concepts: str, rows: int, length: int, n_steps: int, out: str | None, report: bool,
+         tracking_uri: str | None) -> int:
     """Explain what MODEL learned.
 
     \b
     zoo-explain model=models:/tinyshakespeare-generation@champion
     zoo-explain model=models:/sst2-sentiment/1 split=validation limit=200 report=true
+    zoo-explain model=models:/sst2-sentiment@champion text="a gripping, moving film"
     """
     chosen = [find_concept(name.strip()) for name in concepts.split(",") if name.strip()]
-    from zoo.explain.cells_report import cells_report  # after the options are checked: a bad one answers at once
-    from zoo.explain.report import check_recurrent, log_on_run, saturation_report
+    from zoo.explain.run import explain, explain_text  # after the options are checked: a bad one answers at once
     from zoo.explain.source import load_subject
 
     subject = load_subject(model, tracking_uri)
-    check_recurrent(subject)
-    saturation = saturation_report(subject, split, limit)
-    found = cells_report(subject, chosen, rows, length) if cells and subject.task == "language_model" else None
+    if text is not None:
+        print(explain_text(subject, text, n_steps, color=sys.stdout.isatty()))
+        return 0
     folder = Path(out or f"explain/{subject.run_id}")
-    files = saturation.write(folder, found.markdown() if found else "") + (found.write(folder) if found else [])
-    if report:
-        log_on_run(subject, {**saturation.metrics, **(found.metrics if found else {})}, files)
-    print(saturation.table())
-    if found:
-        print("\n" + found.table())
-    print(f"\n{saturation.rows} rows of {split}; written to {folder}/"
-          + (f"; logged on run {subject.run_id} (explain/)" if report else ""))
+    print(explain(subject, folder, split=split, limit=limit, gates=gates, cells=cells, attributions=attributions,
+                  concepts=chosen, rows=rows, length=length, n_steps=n_steps, report=report))
     return 0
 
 

@@ -42,7 +42,7 @@ class SaturationReport:
 
     def markdown(self) -> str:
         steps = self.result[0].steps if self.result else 0
-        return (f"# What did {self.subject.name} learn?\n\nGate saturation (Karpathy, Johnson and Fei-Fei 2015) "
+        return (f"## Gate saturation\n\nAs Karpathy, Johnson and Fei-Fei (2015) count it, "
                 f"over {self.rows} rows ({steps:,} steps) of its {self.split} split: for each unit, the "
                 "fraction of steps its gate is below 0.1 (closed) or above 0.9 (open), averaged over the "
                 f"units of each layer.\n\n{self.table()}\n\n![gate saturation](saturation.png)\n")
@@ -62,11 +62,8 @@ class SaturationReport:
                 ax.legend(fontsize=7, loc="upper right")
         return path
 
-    def write(self, folder: Path, more: str = "") -> list[Path]:
-        """`explain.md` (this report, then `more`) and the plot."""
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "explain.md").write_text(self.markdown() + ("\n" + more if more else ""))
-        return [folder / "explain.md", self.plot(folder / "saturation.png")]
+    def write(self, folder: Path) -> list[Path]:
+        return [self.plot(folder / "saturation.png")]
 
 
 def log_on_run(subject: Subject, metrics: dict[str, float], files: list[Path]) -> None:
@@ -80,8 +77,10 @@ def log_on_run(subject: Subject, metrics: dict[str, float], files: list[Path]) -
 
 def check_recurrent(subject: Subject) -> None:
     if not getattr(subject.network.encoder, "recurrent", False):
+        offers = "token attributions (attributions=true)" if subject.task != "language_model" else "nothing yet"
         raise ZooError(f"{subject.name} is a {subject.encoder} (model.encoder={subject.encoder}): gates and "
-                       f"their saturation need a recurrent core ({RECURRENT_ENCODERS})")
+                       f"their saturation need a recurrent core ({RECURRENT_ENCODERS}); for it zoo-explain offers "
+                       f"{offers}")
 
 
 def saturation_report(subject: Subject, split: str = "test", limit: int = 500) -> SaturationReport:

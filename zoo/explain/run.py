@@ -1,0 +1,84 @@
+"""One explanation of one model: which parts apply to it (gates to recurrent models, cells to
+character-level language models, attributions to classifiers), computed in full, written to
+one folder, then (report=true) logged on its run in one go."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from zoo.errors import ZooError
+from zoo.explain.attribution_report import attribution_report, token_pieces
+from zoo.explain.attributions import attribute
+from zoo.explain.cells_report import cells_report
+from zoo.explain.concepts import Concept
+from zoo.explain.report import check_recurrent, log_on_run, saturation_report
+from zoo.explain.source import Subject
+from zoo.tasks.inference import pad_ids, token_ids
+
+MAX_TEXT_TOKENS = 512  # a model without a max_length: integrated gradients costs n_steps passes of this
+
+
+def _is_language_model(subject: Subject) -> bool:
+    return subject.task == "language_model"
+
+
+def explain(subject: Subject, folder: Path, *, split: str, limit: int, gates: bool | None, cells: bool,
+            attributions: bool, concepts: list[Concept], rows: int, length: int, n_steps: int,
+            report: bool) -> str:
+    """Every part that applies, written under `folder`; returns what to print."""
+    recurrent = bool(getattr(subject.network.encoder, "recurrent", False))
+    if gates:
+        check_recurrent(subject)
+    parts = []
+    if gates if gates is not None else recurrent:
+        parts.append(saturation_report(subject, split, limit))
+    if cells and recurrent and _is_language_model(subject):
+        parts.append(cells_report(subject, concepts, rows, length))
+    if attributions and not _is_language_model(subject):
+        parts.append(attribution_report(subject, split, limit, n_steps))
+    if not parts:
+        raise ZooError(f"nothing to explain in {subject.name} with these switches: gates need a recurrent core, "
+                       "cells a language model, attributions a classifier")
+    folder.mkdir(parents=True, exist_ok=True)
+    summary = folder / "explain.md"
+    summary.write_text(f"# What did {subject.name} learn?\n\n" + "\n".join(p.markdown() for p in parts))
+    files = [summary] + [f for p in parts for f in p.write(folder)]
+    if report:
+        log_on_run(subject, {k: v for p in parts for k, v in p.metrics.items()}, files)
+    tables = "\n\n".join(p.table() for p in parts)
+    return (f"{tables}\n\n{subject.name} over its {split} split; written to {folder}/"
+            + (f"; logged on run {subject.run_id} (explain/)" if report else ""))
+
+
+def explain_text(subject: Subject, text: str, n_steps: int, color: bool = False) -> str:
+    """Each token of `text` with its integrated-gradients and occlusion scores, and the prediction."""
+    if _is_language_model(subject):
+        raise ZooError(f"{subject.name} is a language model: it has no classes to attribute text to; explain a "
+                       "classifier's text, or leave text= out for its gates and cells")
+    max_length = subject.bundle.get("max_length") or MAX_TEXT_TOKENS
+    count = len(subject.tokenizer.encode(text).ids)
+    if count > max_length:
+        raise ZooError(f"text= has {count} tokens and {subject.name} reads at most {max_length}: an attribution "
+                       "past that would explain tokens the model never sees; shorten the text")
+    (ids,) = token_ids(subject.tokenizer, [text])
+    pad_id = subject.network.encoder.embedding.padding_idx
+    known = [i for i in ids if i != subject.tokenizer.token_to_id("[UNK]")]
+    if not known:
+        raise ZooError(f"text={text!r} has no token in the model's vocabulary; nothing to attribute")
+    explained = attribute(subject.network, *pad_ids([ids], pad_id), pad_id, n_steps)
+    tokens, scores, label = token_pieces(subject, explained, 0)
+    occlusion = explained.scores["occlusion"][0, : len(tokens)]
+    scale = float(abs(scores).max()) or 1.0
+    lines = [f"predicted: {label} (p={float(explained.probability[0]):.3f}); integrated gradients "
+             f"(delta {float(explained.delta[0]):+.1e}) and occlusion per token:"]
+    for token, score, drop in zip(tokens, scores, occlusion.tolist(), strict=True):
+        shown = f"{token:>16}"
+        if color:
+            shade = "red" if score > 0 else "blue"
+            shown = click.style(shown, fg=shade, bold=abs(score) > scale / 2)
+        lines.append(f"{shown}  {score:+.4f}  {drop:+.4f}")
+    return "\n".join(lines)
+
+
