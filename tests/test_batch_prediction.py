@@ -116,3 +116,17 @@ def test_a_bundle_registered_when_gates_was_called_seed_still_serves(tmp_path: P
     frame = pd.DataFrame({"text": texts})
     assert toy_text_model(tmp_path / "seed.pt").predict(None, frame).equals(
         toy_text_model(gates).predict(None, frame))
+
+
+def test_explaining_is_bounded_per_call_and_in_steps(tmp_path) -> None:
+    """explain=true costs n_steps passes per text: at most 64 texts a call, n_steps in [2, 200]."""
+    from zoo.registry.pyfunc import ModelInputError
+
+    model = toy_text_model(toy_bundle(tmp_path / "bundle.pt"))
+    frame = model.predict(None, pd.DataFrame({"text": ["w1 w2", "w3"]}), {"explain": True, "n_steps": 4})
+    assert [len(row) for row in frame["attributions"]] == [2, 1]
+    for params, message in [({"explain": True, "n_steps": 1}, "n_steps=1 must be a whole number in"),
+                            ({"explain": True}, "at most 64 texts per call")]:
+        texts = ["w1"] * (65 if "64" in message else 1)
+        with pytest.raises(ModelInputError, match=message):
+            model.predict(None, pd.DataFrame({"text": texts}), params)

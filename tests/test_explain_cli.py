@@ -50,6 +50,23 @@ def test_a_registered_version_is_explained_like_its_run(trained, this_machine, t
     assert "over 8 rows (" in (tmp_path / "explain.md").read_text()
 
 
+def test_the_registered_classifier_returns_attributions_when_asked(trained) -> None:
+    """params={"explain": true} through mlflow.pyfunc, as REST passes it; off by default."""
+    import pandas as pd
+
+    from zoo.registry.loading import load_registered
+    from zoo.registry.versions import register_run
+
+    run_id, uri = trained
+    entry = register_run(run_id, uri)
+    model = load_registered(f"models:/{entry.name}/{entry.version}", uri)
+    texts = pd.DataFrame({"text": ["a gripping film", "dull"]})
+    assert "attributions" not in model.predict(texts).columns
+    frame = model.predict(texts, params={"explain": True, "n_steps": 4})
+    assert [[token for token, _ in row] for row in frame["attributions"]] == [["a", "gripping", "film"], ["dull"]]
+    assert frame["label"].tolist() == model.predict(texts)["label"].tolist()
+
+
 @pytest.mark.parametrize(("encoder", "options"), [
     ("cnn", {"kernel_sizes": [2, 3]}), ("transformer", {"num_heads": 2, "context": 16, "positions": "learned"})])
 def test_a_model_without_gates_is_refused_before_any_data_is_read(encoder: str, options: dict, tmp_path) -> None:

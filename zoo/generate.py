@@ -11,7 +11,7 @@ import pandas as pd
 
 from zoo.cli import MODEL_URI, ZooCommand
 from zoo.errors import ZooError
-from zoo.registry.loading import load_registered
+from zoo.registry.loading import generates, load_registered
 from zoo.registry.pyfunc import GENERATION_PARAMS
 
 
@@ -41,7 +41,7 @@ def main(model: str, prompt: str, tracking_uri: str | None, **params: int | floa
     zoo-generate model=models:/tinyshakespeare-generation@champion prompt="ROMEO:" temperature=0.8 top_k=10
     """
     loaded = load_registered(model, tracking_uri)
-    if loaded.metadata.get_params_schema() is None:  # only language models take generation params
+    if not generates(loaded):  # only language models take generation params
         raise ZooError(f"{model} is a classifier, not a language model; use zoo-predict model={model} text=...")
     frame = loaded.predict(pd.DataFrame({"text": [prompt]}), params=params)
     print(prompt + frame["generated"][0])

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from zoo.cli import MODEL_URI, ZooCommand
 from zoo.errors import ZooError
-from zoo.registry.loading import load_registered
+from zoo.registry.loading import generates, load_registered
 from zoo.tasks.inference import GENERATION_PARAMS, TRUNCATION_LOG, generation_limit
 from zoo.textio import WRITERS, output_file, source_name, text_blocks
 
@@ -63,7 +63,7 @@ def predict_records(model, texts: list[str]) -> list[dict]:
 def texts_per_call(model) -> int | None:
     """None (a whole block) for a classifier; a language model generates for at most as many
     prompts per call as its request cap allows at the default max_new_tokens."""
-    if model.metadata.get_params_schema() is None:
+    if not generates(model):
         return None
     return max(1, generation_limit("request") // int(GENERATION_PARAMS["max_new_tokens"]))
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.explain.attributions import METHODS, Attributions, attribute
 from zoo.explain.faithfulness import Faithfulness, aopc, margin_over_random
 from zoo.explain.source import Subject, split_batches
 from zoo.stats import Bootstrap
+from zoo.tasks.attribution import METHODS, Attributions, attribute
 
 PAGE_TEXTS = 20
 

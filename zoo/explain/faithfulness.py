@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from zoo.explain.attributions import Attributions, ranking
 from zoo.stats import Bootstrap, paired_bootstrap
+from zoo.tasks.attribution import Attributions, ranking
 from zoo.tasks.inference import pad_ids
 
 BINS = (0.01, 0.05, 0.10, 0.20, 0.50)

@@ -10,11 +10,11 @@ import click
 
 from zoo.errors import ZooError
 from zoo.explain.attribution_report import attribution_report, token_pieces
-from zoo.explain.attributions import attribute
 from zoo.explain.cells_report import cells_report
 from zoo.explain.concepts import Concept
 from zoo.explain.report import check_recurrent, log_on_run, saturation_report
 from zoo.explain.source import Subject
+from zoo.tasks.attribution import attribute
 from zoo.tasks.inference import pad_ids, token_ids
 
 MAX_TEXT_TOKENS = 512  # a model without a max_length: integrated gradients costs n_steps passes of this

@@ -51,3 +51,10 @@ def load_registered(uri: str, tracking_uri: str | None = None) -> mlflow.pyfunc.
     except (MlflowException, OSError) as err:
         raise ZooError(f"{uri} is registered but its artifacts cannot be loaded: {str(err).splitlines()[0]}; "
                        "re-register its run (python -m zoo.register run_id=...)") from None
+
+
+def generates(model: mlflow.pyfunc.PyFuncModel) -> bool:
+    """Whether a loaded model is a language model: its params include generation's (a
+    classifier's params, if any, are others, e.g. `explain`)."""
+    schema = model.metadata.get_params_schema()
+    return schema is not None and any(p.name == "max_new_tokens" for p in schema.params)

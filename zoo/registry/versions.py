@@ -33,7 +33,7 @@ ZOO_PACKAGE = Path(__file__).resolve().parents[1]  # logged as the model's code:
 # zoo.registry.pyfunc: the task kinds bring Lightning, torchmetrics, `datasets` and scikit-learn
 # in with their LightningModules and data modules); tests/test_portable_model.py checks the list.
 RUNTIME_PACKAGES = ("torch", "lightning", "torchmetrics", "tokenizers", "datasets", "scikit-learn", "numpy",
-                    "pandas", "omegaconf", "mlflow")
+                    "pandas", "omegaconf", "mlflow", "captum")
 TORCH_INDEX = "https://download.pytorch.org/whl"
 CHAMPION = "champion"  # moved by `promote` (the gate) only, or by `force_champion` on purpose
 

@@ -16,8 +16,9 @@ from zoo.data import ClassificationDataModule
 from zoo.data.base import TextDataModule
 from zoo.direction import Direction
 from zoo.models import EncoderSpec, SequenceClassifier
+from zoo.tasks.attribution import EXPLAIN_PARAMS, explain_texts
 from zoo.tasks.base import OptimizerFactory, SchedulerFactory, ZooTask
-from zoo.tasks.inference import classify
+from zoo.tasks.inference import Inference, classify
 from zoo.tasks.kinds import TaskKind, register
 
 
@@ -106,6 +107,15 @@ class TextClassifier(ZooTask):
         self.test_metrics.reset()
 
 
+def predict(model: Inference, texts: list[str], params: Mapping[str, Any]) -> dict[str, list]:
+    """The registered classifier's answer: labels and probabilities, and with explain=true each
+    text's token attributions (integrated gradients towards its predicted class)."""
+    columns = classify(model, texts, params)
+    if params.get("explain"):
+        columns["attributions"] = explain_texts(model, texts, params)
+    return columns
+
+
 def _module_args(datamodule: TextDataModule) -> dict[str, Any]:
     assert isinstance(datamodule, ClassificationDataModule)
     return {**datamodule.sizes(), "class_names": list(datamodule.classes)}
@@ -114,8 +124,8 @@ def _module_args(datamodule: TextDataModule) -> dict[str, Any]:
 KIND = register(TaskKind(
     name="classifier", data_content="classification", data_module=ClassificationDataModule,
     task_module=TextClassifier, network=build_network, metrics=("val/acc", "val/f1_macro", "val/loss"),
-    primary="test/acc", direction=Direction.MAXIMIZE, example="a gripping, beautifully acted film", predict=classify,
-    ensembles=True, module_args=_module_args,
+    primary="test/acc", direction=Direction.MAXIMIZE, example="a gripping, beautifully acted film", predict=predict,
+    params=EXPLAIN_PARAMS, example_params=EXPLAIN_PARAMS, ensembles=True, module_args=_module_args,
     forward_tokens=lambda network, tokens: network(tokens, torch.full((len(tokens),), tokens.shape[1])),
     metric_collection=lambda hparams, prefix: _metrics(int(hparams["num_classes"]), prefix),
 ))

@@ -11,13 +11,16 @@ cuDNN's RNN backward runs only in training mode, so gradients are taken with cuD
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
-from captum.attr import FeatureAblation, LayerIntegratedGradients
 from torch import Tensor, nn
+
+from zoo.errors import InputError
+from zoo.tasks.inference import Inference, pad_ids, token_ids
 
 METHODS = ("integrated_gradients", "occlusion", "random")
 # rows (texts x steps) per forward pass of integrated gradients: without it a batch of 256 texts
@@ -44,6 +47,8 @@ def _probabilities(network: nn.Module) -> Callable[[Tensor, Tensor], Tensor]:
 def attribute(network: nn.Module, tokens: Tensor, lengths: Tensor, pad_id: int, n_steps: int = 50,
               seed: int = 0) -> Attributions:
     """Every method's scores for the model's own prediction on each row of `tokens`."""
+    from captum.attr import FeatureAblation, LayerIntegratedGradients  # on first use: a served model that is
+    # never asked to explain does not pay its import
     mask = torch.arange(tokens.shape[1])[None, :] < lengths[:, None]
     with torch.no_grad():
         probabilities = _probabilities(network)(tokens, lengths)
@@ -69,3 +74,28 @@ def attribute(network: nn.Module, tokens: Tensor, lengths: Tensor, pad_id: int, 
 def ranking(scores: Tensor, length: int) -> np.ndarray:
     """Token positions from the most to the least important (ties in position order)."""
     return np.argsort(-scores[:length].numpy(), kind="stable")
+
+
+EXPLAIN_PARAMS: dict[str, Any] = {"explain": False, "n_steps": 32}  # the classifier pyfunc's params
+EXPLAIN_MAX_TEXTS = 64  # per call: each text costs n_steps forward and backward passes
+EXPLAIN_MAX_STEPS = 200
+
+
+def explain_texts(model: Inference, texts: list[str], params: Mapping[str, Any]) -> list[list[list[Any]]]:
+    """Each text's (token, integrated-gradients score) pairs towards its predicted class: what
+    the registered classifier returns as `attributions` when called with explain=true."""
+    n_steps = params.get("n_steps", EXPLAIN_PARAMS["n_steps"])
+    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or not 2 <= n_steps <= EXPLAIN_MAX_STEPS:
+        raise InputError(f"n_steps={n_steps!r} must be a whole number in [2, {EXPLAIN_MAX_STEPS}]")
+    if len(texts) > EXPLAIN_MAX_TEXTS:
+        raise InputError(f"explain=true attributes at most {EXPLAIN_MAX_TEXTS} texts per call (each costs n_steps "
+                         f"passes); got {len(texts)}: send them in smaller calls")
+    if not hasattr(model.network, "encoder"):
+        raise InputError("explain=true needs one model; this is a seed ensemble: explain one of its members")
+    pad_id = int(model.hparams.get("pad_id", 0))
+    out: list[list[list[Any]]] = []
+    for ids in token_ids(model.tokenizer, texts, model.max_length):
+        explained = attribute(model.network, *pad_ids([ids], pad_id), pad_id, n_steps)
+        scores = explained.scores["integrated_gradients"][0, : len(ids)].tolist()
+        out.append([[model.tokenizer.id_to_token(i) or "?", round(s, 6)] for i, s in zip(ids, scores, strict=True)])
+    return out
