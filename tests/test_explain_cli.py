@@ -5,6 +5,7 @@ nothing logged."""
 from __future__ import annotations
 
 import mlflow
+import numpy as np
 import pytest
 from helpers.runs import smoke_run
 from helpers.tool_errors import one_error_line
@@ -165,5 +166,35 @@ def test_bad_text_input_is_one_line(trained, argv: list[str], message: str, caps
 
 def test_a_language_model_has_no_class_attributions(language_model, capsys) -> None:
     run_id, uri = language_model
-    err = one_error_line(main, [f"model={run_id}", "text=ROMEO:", f"tracking_uri={uri}"], capsys)
+    err = one_error_line(main, [f"model={run_id}", "attributions=true", f"tracking_uri={uri}"], capsys)
     assert "is a language model: it has no classes to attribute" in err
+
+
+def test_a_language_models_next_character_is_explained_against_a_foil(language_model, capsys) -> None:
+    run_id, uri = language_model
+    assert main([f"model={run_id}", "text=ROMEO:\nWhat is", "target= ", "foil=e", f"tracking_uri={uri}"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("next character: ' ' (p=") and "against 'e' (p=" in printed
+    assert printed.count("\n  ") == 10  # the ten characters it rests on most
+    for argv, message in [(["text=ROMEO§"], "characters the model never saw: ['§']"),
+                          (["text=ROMEO", "foil=ab"], "foil='ab' must be one character")]:
+        assert message in one_error_line(main, [f"model={run_id}", *argv, f"tracking_uri={uri}"], capsys)
+
+
+def test_character_attributions_are_causal() -> None:
+    """A character can only matter to the characters after it; the matrix says so."""
+    import torch
+    from tokenizers import Tokenizer, models
+
+    from zoo.explain.characters import attribute_characters
+    from zoo.models import EncoderSpec
+    from zoo.models.networks import LanguageModelNetwork
+
+    chars = {"[PAD]": 0, "[UNK]": 1, **{c: i + 2 for i, c in enumerate("abc \n")}}
+    tokenizer = Tokenizer(models.WordLevel(chars, unk_token="[UNK]"))
+    torch.manual_seed(0)
+    network = LanguageModelNetwork(EncoderSpec.from_config({"encoder": "lstm", "num_layers": 1, "hidden_size": 8,
+                                                            "embedding_dim": 4}), vocab_size=len(chars)).eval()
+    result = attribute_characters(network, tokenizer, "abc ab\nca", foil="b")
+    assert result.matrix.shape == (8, 9) and (result.matrix[np.triu_indices(8, k=1, m=9)] == 0).all()
+    assert abs(result.matrix[0, 0]) > 0 and result.last.shape == (9,) and result.p_foil is not None

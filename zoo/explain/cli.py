@@ -6,7 +6,9 @@ zoo.explain`; `make explain`): what a model learned, over its own data.
   on validation and scored on test against the untrained architecture, and what holding it
   does to the loss;
 - attributions (classifiers, any encoder): integrated gradients and occlusion per token, and
-  how faithful each is (ERASER AOPC against a random ordering); `text="..."` explains one text.
+  how faithful each is (ERASER AOPC against a random ordering); `text="..."` explains one text:
+  a classifier's prediction token by token, or the characters a language model's next
+  character rests on (`target=`, and `foil=` for the contrast with another character).
 
 Printed as tables and written as `explain.md` with its figures and pages; `report=true` logs
 them (metrics `explain/...`, files under `explain/`) on the run that trained the model."""
@@ -31,8 +33,10 @@ from zoo.explain.source import SPLITS
               help="Rows (texts, or language-model windows) of the split to read.")
 @click.option("--gates", type=Switch(), help="Gate saturation (default: for every recurrent model).")
 @click.option("--cells", type=Switch(), default="true", help="Find the interpretable cells (language models).")
-@click.option("--attributions", type=Switch(), default="true", help="Token attributions and their faithfulness "
-              "(classifiers).")
+@click.option("--attributions", type=Switch(), help="Token attributions and their faithfulness (default: for "
+              "every classifier).")
+@click.option("--target", help="With text= on a language model: the next character to explain (default its likeliest).")
+@click.option("--foil", help="With text= on a language model: the character to contrast the target with.")
 @click.option("--concepts", default=",".join(builtin_names()), show_default=True,
               help="Comma-separated concepts: built-in names or package.module:function.")
 @click.option("--rows", type=click.IntRange(min=2, max=1024), default=32, help="Stretches of text per split for cells.")
@@ -41,15 +45,16 @@ from zoo.explain.source import SPLITS
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for the files (default explain/<run id>).")
 @click.option("--report", type=Switch(), default="false", help="Log the figures and files on the model's run.")
 @click.option("--tracking-uri", metavar="URI", help="MLflow store (default: as zoo-train).")
-def main(model: str, text: str | None, split: str, limit: int, gates: bool | None, cells: bool, attributions: bool,
-         concepts: str, rows: int, length: int, n_steps: int, out: str | None, report: bool,
-         tracking_uri: str | None) -> int:
+def main(model: str, text: str | None, split: str, limit: int, gates: bool | None, cells: bool,
+         attributions: bool | None, target: str | None, foil: str | None, concepts: str, rows: int, length: int,
+         n_steps: int, out: str | None, report: bool, tracking_uri: str | None) -> int:
     """Explain what MODEL learned.
 
     \b
     zoo-explain model=models:/tinyshakespeare-generation@champion
     zoo-explain model=models:/sst2-sentiment/1 split=validation limit=200 report=true
     zoo-explain model=models:/sst2-sentiment@champion text="a gripping, moving film"
+    zoo-explain model=models:/tinyshakespeare-generation@champion text="ROMEO:\nWhat" target=" " foil="e"
     """
     chosen = [find_concept(name.strip()) for name in concepts.split(",") if name.strip()]
     from zoo.explain.run import explain, explain_text  # after the options are checked: a bad one answers at once
@@ -57,7 +62,7 @@ def main(model: str, text: str | None, split: str, limit: int, gates: bool | Non
 
     subject = load_subject(model, tracking_uri)
     if text is not None:
-        print(explain_text(subject, text, n_steps, color=sys.stdout.isatty()))
+        print(explain_text(subject, text, n_steps, color=sys.stdout.isatty(), target=target, foil=foil))
         return 0
     folder = Path(out or f"explain/{subject.run_id}")
     print(explain(subject, folder, split=split, limit=limit, gates=gates, cells=cells, attributions=attributions,

@@ -11,6 +11,7 @@ import click
 from zoo.errors import ZooError
 from zoo.explain.attribution_report import attribution_report, token_pieces
 from zoo.explain.cells_report import cells_report
+from zoo.explain.characters import attribute_characters, describe
 from zoo.explain.concepts import Concept
 from zoo.explain.report import check_recurrent, log_on_run, saturation_report
 from zoo.explain.source import Subject
@@ -25,18 +26,21 @@ def _is_language_model(subject: Subject) -> bool:
 
 
 def explain(subject: Subject, folder: Path, *, split: str, limit: int, gates: bool | None, cells: bool,
-            attributions: bool, concepts: list[Concept], rows: int, length: int, n_steps: int,
+            attributions: bool | None, concepts: list[Concept], rows: int, length: int, n_steps: int,
             report: bool) -> str:
     """Every part that applies, written under `folder`; returns what to print."""
     recurrent = bool(getattr(subject.network.encoder, "recurrent", False))
     if gates:
         check_recurrent(subject)
+    if attributions and _is_language_model(subject):
+        raise ZooError(f"{subject.name} is a language model: it has no classes to attribute; give text=\"...\" "
+                       "for what its next character rests on, or leave attributions= out")
     parts = []
     if gates if gates is not None else recurrent:
         parts.append(saturation_report(subject, split, limit))
     if cells and recurrent and _is_language_model(subject):
         parts.append(cells_report(subject, concepts, rows, length))
-    if attributions and not _is_language_model(subject):
+    if attributions is not False and not _is_language_model(subject):
         parts.append(attribution_report(subject, split, limit, n_steps))
     if not parts:
         raise ZooError(f"nothing to explain in {subject.name} with these switches: gates need a recurrent core, "
@@ -52,11 +56,16 @@ def explain(subject: Subject, folder: Path, *, split: str, limit: int, gates: bo
             + (f"; logged on run {subject.run_id} (explain/)" if report else ""))
 
 
-def explain_text(subject: Subject, text: str, n_steps: int, color: bool = False) -> str:
-    """Each token of `text` with its integrated-gradients and occlusion scores, and the prediction."""
+def explain_text(subject: Subject, text: str, n_steps: int, color: bool = False, target: str | None = None,
+                 foil: str | None = None) -> str:
+    """A classifier: each token of `text` with its integrated-gradients and occlusion scores, and
+    the prediction. A language model: what its next character (or `target` against `foil`)
+    rests on."""
     if _is_language_model(subject):
-        raise ZooError(f"{subject.name} is a language model: it has no classes to attribute text to; explain a "
-                       "classifier's text, or leave text= out for its gates and cells")
+        return describe(attribute_characters(subject.network, subject.tokenizer, text, target, foil))
+    if target is not None or foil is not None:
+        raise ZooError("target= and foil= name characters of a language model's next step; "
+                       f"{subject.name} is a classifier: its text= is explained towards its predicted class")
     max_length = subject.bundle.get("max_length") or MAX_TEXT_TOKENS
     count = len(subject.tokenizer.encode(text).ids)
     if count > max_length:
