@@ -69,8 +69,8 @@ def test_zoo_registers_promotes_and_ranks(base_overrides: tuple[str, ...], tmp_p
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["only=imdb_lstm"], "unknown recipe(s) ['imdb_lstm']; recipes: sst2_bilstm, sst2_bilstm_tuned, sst2_gates, "
-                         "sst2_lstm"),
+    (["only=imdb_lstm"], "unknown recipe(s) ['imdb_lstm']; recipes: sst2_bilstm, sst2_bilstm_tuned, sst2_cnn, "
+                         "sst2_gates, sst2_lstm"),
     (["train=maybe"], "train='maybe': use train=true"),
     (["recipe=sst2_lstm"], "unexpected argument 'recipe=sst2_lstm'; options: only="),
 ])
