@@ -3,6 +3,7 @@ of one of its own data splits (its logged config, moved to this machine)."""
 
 from __future__ import annotations
 
+import functools
 import random
 import tempfile
 from collections.abc import Iterator
@@ -88,11 +89,18 @@ def load_subject(model: str, tracking_uri: str | None = None) -> Subject:
     return Subject(model, run_id, uri, network, tokenizer, bundle)
 
 
-def datamodule_of(subject: Subject) -> TextDataModule:
-    """The subject's data module, set up from its run's logged config on this machine's data."""
-    cfg = logged_config(mlflow.MlflowClient(subject.tracking_uri), subject.run_id, subject.tracking_uri)
+@functools.cache
+def _datamodule(tracking_uri: str, run_id: str) -> TextDataModule:
+    """Built once per run and process: gates, cells and attributions all read the same data."""
+    cfg = logged_config(mlflow.MlflowClient(tracking_uri), run_id, tracking_uri)
     datamodule = build_datamodule(cfg)
     datamodule.setup("fit")
+    return datamodule
+
+
+def datamodule_of(subject: Subject) -> TextDataModule:
+    """The subject's data module, set up from its run's logged config on this machine's data."""
+    datamodule = _datamodule(subject.tracking_uri, subject.run_id)
     if datamodule.tokenizer is None or datamodule.tokenizer.to_str() != subject.tokenizer.to_str():
         raise ZooError(f"the data of run {subject.run_id} no longer gives the tokenizer the model was trained "
                        "with (the data files changed?); explain it on the data it was trained on")
