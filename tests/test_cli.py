@@ -100,7 +100,7 @@ def test_tokens_that_are_not_options_go_to_the_overrides() -> None:
     (["model=m", "recipe=x"], "unexpected argument 'recipe=x'; options: model=<TEXT>; tracking_uri=<URI>; top_k="),
     (["model=m", "stray"], "unexpected argument 'stray'; options: model="),
     (["top_k=3"], "missing model=<TEXT> (or --model)"),
-    (["model=m", "top_k=three"], "Invalid value for '--top-k': 'three' is not a valid integer"),
+    (["model=m", "top_k=three"], "invalid top_k= value: 'three' is not a valid integer"),
     (["model=m", "promote=maybe"], "promote='maybe': use promote=true or promote=false"),
     (["model=m", "--bogus"], "No such option '--bogus'"),
     (["model=broken"], "model broken is broken"),

@@ -67,7 +67,8 @@ def test_a_comparison_nests_searches_and_seeds_tests_against_the_lstm_and_resume
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["spec=compare_nope"], "'compare_nope' is not one of"),
+    (["spec=compare_nope"], "invalid spec= value: 'compare_nope' is not one of"),
+    (["spec=compare_trec", "debug=true"], "debug=True is not a debug recipe; choices: smoke"),
     (["spec=compare_trec", "only=xlnet"], r"only=xlnet: \['xlnet'\] is not an architecture of compare_trec"),
     (["spec=compare_trec", "only=cnn,bow"], "mark at least one architecture `lstm: true`"),
     (["spec=compare_trec", "seeds=1"], "seeds=1 must be a whole number >= 2"),

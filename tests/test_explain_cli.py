@@ -93,7 +93,7 @@ def test_a_model_without_gates_is_refused_before_any_data_is_read(encoder: str, 
     (["model=no-such-run"], "is neither models:/<name>/<version> (or @alias) nor a run id"),
     (["model=models:/x"], "must look like models:/<name>@<alias>"),
     (["model=models:/nope/1"], "no registered model 'nope'"),
-    (["split=dev"], "Invalid value for '--split'"),
+    (["split=dev"], "invalid split= value"),
 ])
 def test_bad_input_is_one_line(trained, argv: list[str], message: str, capsys) -> None:
     _, uri = trained
@@ -157,7 +157,7 @@ def test_one_text_is_explained_token_by_token(trained, capsys) -> None:
 @pytest.mark.parametrize(("argv", "message"), [
     (["text=" + "good " * 300], "text= has 300 tokens and "),
     (["text=zzzz qqqq"], "has no token in the model's vocabulary"),
-    (["n_steps=1"], "Invalid value for '--n-steps'"),
+    (["n_steps=1"], "invalid n_steps= value"),
 ])
 def test_bad_text_input_is_one_line(trained, argv: list[str], message: str, capsys) -> None:
     run_id, uri = trained

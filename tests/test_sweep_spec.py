@@ -60,6 +60,13 @@ def test_command_line_values_replace_the_spec() -> None:
         load_sweep_config("sentiment_sst2", {"n_trial": 3})
 
 
+def test_debug_names_a_debug_recipe() -> None:
+    cfg = load_sweep_config("sentiment_sst2", {"debug": "smoke"})
+    assert list(cfg.recipe)[-1] == "debug=smoke"
+    with pytest.raises(ConfigError, match="debug=True is not a debug recipe; choices: smoke"):
+        load_sweep_config("sentiment_sst2", {"debug": True})
+
+
 @pytest.mark.parametrize(("space", "message"), [
     ({"model.hidden_size": {"type": "int", "low": 64, "high": 64}}, r"'model.hidden_size': empty range"),
     ({"model.hidden_size": {"type": "int", "low": 0, "high": 8, "log": True}}, "log scale needs low > 0"),

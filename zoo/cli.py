@@ -122,6 +122,8 @@ def usage_message(err: click.ClickException) -> str:
     if isinstance(err, click.BadParameter) and isinstance(err.param, click.Option) \
             and err.message.startswith(f"{key_of(err.param)}="):
         return err.message  # it already says which key=value is wrong
+    if isinstance(err, click.BadParameter) and isinstance(err.param, click.Option):
+        return f"invalid {key_of(err.param)}= value: {err.message}"  # named as typed, not as --sweep
     return err.format_message()
 
 

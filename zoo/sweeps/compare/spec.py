@@ -16,7 +16,7 @@ from zoo.errors import ConfigError
 from zoo.sweeps.benchmark.arms import Arm
 from zoo.sweeps.search.objective import monitor_overrides
 from zoo.sweeps.search.space import to_overrides
-from zoo.sweeps.search.spec import SWEEPS_DIR, SweepSpec, is_comparison, parse_sweep_spec
+from zoo.sweeps.search.spec import SWEEPS_DIR, SweepSpec, is_comparison, parse_sweep_spec, with_debug
 
 SHARED = ("objective", "sampler", "pruner", "n_trials", "max_failures", "workers", "storage")
 COST_DEFAULTS = {"lengths": [10, 20, 50], "calls": 500, "pyfunc_calls": 300, "batch": 256, "batch_tokens": 20,
@@ -92,7 +92,7 @@ def load_compare_config(name: str, overrides: dict[str, Any]) -> DictConfig:
         raise ConfigError(f"unknown comparison option(s) {unknown}; options are {sorted(known)}")
     values = dict(overrides)
     if "debug" in values:
-        values["recipe"] = [*values.get("recipe", cfg.get("recipe", [])), f"debug={values.pop('debug')}"]
+        values["recipe"] = with_debug(values.get("recipe", cfg.get("recipe", [])), values.pop("debug"))
     only = values.pop("only", None)
     cfg = OmegaConf.merge(cfg, values)
     if only is not None:

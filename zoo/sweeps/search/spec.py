@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from zoo.direction import Direction
 from zoo.errors import ConfigError
-from zoo.paths import PROJECT_ROOT
+from zoo.paths import CONF_DIR, PROJECT_ROOT
 from zoo.sweeps.search.confirm_spec import ConfirmSpec, parse_confirm
 from zoo.sweeps.search.factories import build, normalize, selector
 
@@ -106,6 +106,15 @@ def available_sweeps() -> list[str]:
     return sorted(p.stem for p in SWEEPS_DIR.glob("*.yaml") if not is_comparison(p))
 
 
+def with_debug(recipe: list[str], value: Any) -> list[str]:
+    """`debug=smoke` as zoo-train takes it: one more override of the recipe, checked against
+    the choices in conf/debug/ (a bare `debug=true` names no group option)."""
+    choices = sorted(p.stem for p in (CONF_DIR / "debug").glob("*.yaml"))
+    if str(value) not in choices:
+        raise ConfigError(f"debug={value} is not a debug recipe; choices: {', '.join(choices)} (e.g. debug=smoke)")
+    return [*recipe, f"debug={value}"]
+
+
 def load_sweep_config(name: str, overrides: dict[str, Any]) -> DictConfig:
     """The YAML of sweep `name` with command-line values merged in."""
     path = SWEEPS_DIR / f"{name}.yaml"
@@ -124,9 +133,8 @@ def load_sweep_config(name: str, overrides: dict[str, Any]) -> DictConfig:
             f"unknown sweep option(s) {unknown}; options are {sorted([*SweepSpec.__dataclass_fields__, 'debug'])}"
         )
     values = {k: v for k, v in overrides.items() if k not in ("sweep", "debug")}
-    if "debug" in overrides:  # `debug=smoke` as zoo-train takes it: one more override of the recipe
-        recipe = values.get("recipe", cfg.get("recipe")) or []
-        values["recipe"] = [*recipe, f"debug={overrides['debug']}"]
+    if "debug" in overrides:
+        values["recipe"] = with_debug(values.get("recipe", cfg.get("recipe")) or [], overrides["debug"])
     for key in ("sampler", "pruner"):
         # naming another one (`sampler=random`, `pruner.name=none`, `pruner._target_=...`) replaces
         # the block, keeping its seed; other keys (`sampler.seed=1`) change the spec's block
