@@ -43,6 +43,37 @@ def test_epoch_line_is_logged_once_per_epoch_with_the_best_so_far(
     assert float(matches[-1].group(4)) == round(result.best_value, 4)
 
 
+class _Stream:
+    def __init__(self, terminal: bool) -> None:
+        self.terminal = terminal
+
+    def isatty(self) -> bool:
+        return self.terminal
+
+
+def test_the_bar_is_drawn_on_a_terminal_only(monkeypatch) -> None:
+    from zoo.training.callbacks import ZooProgressBar
+
+    monkeypatch.setattr(sys, "stdout", _Stream(terminal=True))
+    assert ZooProgressBar("val/acc", refresh_rate=20).is_enabled
+    assert not ZooProgressBar("val/acc", refresh_rate=0).is_enabled
+    monkeypatch.setattr(sys, "stdout", _Stream(terminal=False))
+    assert not ZooProgressBar("val/acc", refresh_rate=20).is_enabled
+    assert ZooProgressBar("val/acc", refresh_rate=20, terminal_only=False).is_enabled
+
+
+def test_a_log_file_gets_epoch_lines_and_no_bar_redraws(base_overrides, tmp_path: Path) -> None:
+    """`zoo-train ... > run.log`: the bar (here redrawn every batch) stays out of the file."""
+    log = tmp_path / "run.log"
+    with log.open("w") as out:
+        subprocess.run([sys.executable, "-m", "zoo.train", *base_overrides, "task=classification", *SMALL,
+                        "callbacks.progress_bar.refresh_rate=1", "trainer.max_epochs=2", "test=false"],
+                       stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, check=True, timeout=300)
+    text = log.read_text()
+    assert "\r" not in text, text[:500]
+    assert len(re.findall(r"^\s*epoch \d/2 ", text, flags=re.M)) == 2, text
+
+
 def test_epoch_line_and_durations_format() -> None:
     assert format_epoch_line(3, 10, 0.41234, "val/acc", 0.84516, 0.84516, 12345.4, 83) == \
         "epoch 3/10  train/loss 0.412  val/acc 0.8452  best 0.8452  12,345 tok/s  1m23s"

@@ -239,12 +239,23 @@ class EpochLine(Callback):
             self.logger.info(line)
 
 
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
 class ZooProgressBar(TQDMProgressBar):
     """Lightning's tqdm bar showing what a person watches: the epoch's running training loss
     (`loss`) and the last value of the monitored validation metric, instead of `v_num` (the tail
-    of the MLflow run id, which means nothing on screen). `refresh_rate=0` turns it off."""
+    of the MLflow run id, which means nothing on screen). `refresh_rate=0` turns it off, and so
+    does output that is no terminal (CI, `> run.log`, a scheduler): there a bar is hundreds of
+    carriage-return redraws burying the epoch lines, which reach the log either way."""
 
-    def __init__(self, monitor: str, refresh_rate: int = 1, leave: bool = False) -> None:
+    def __init__(self, monitor: str, refresh_rate: int = 1, leave: bool = False, terminal_only: bool = True) -> None:
+        if terminal_only and not _is_terminal(sys.stdout):  # Lightning's bars write to sys.stdout
+            refresh_rate = 0
         super().__init__(refresh_rate=refresh_rate, leave=leave)
         self.monitor = monitor
         self._loss_sum, self._batches = 0.0, 0
