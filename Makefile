@@ -117,7 +117,7 @@ ui: ## MLflow UI on http://$(HOST):$(PORT) over the embedded store (or $MLFLOW_T
 	@echo "MLflow 3 opens in its GenAI mode: flip the sidebar switch to 'Model training' once (the browser keeps it), or open the link a run's summary prints"
 	$(VENV)/bin/mlflow ui --host $(HOST) --port $(PORT) --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}"
 
-services: ## team deployment: MLflow server on PostgreSQL + shared artifact root, Optuna DB; prints the exports (scripts/services.sh)
+services: ## team deployment (needs MLFLOW_AUTH_ADMIN_PASSWORD): authenticated MLflow server on PostgreSQL + shared artifact root, Optuna DB; prints the exports (scripts/services.sh)
 	ZOO_PYTHON=$(abspath $(PY)) bash scripts/services.sh start
 
 services-stop: ## stop the MLflow server that `make services` started (databases and artifacts are kept)

@@ -1,13 +1,15 @@
 """The team deployment of the README, for real: `scripts/services.sh` (what `make services` runs)
-starts an MLflow tracking server on PostgreSQL with a shared artifact root, and a 2-worker smoke
-sweep runs against it with its Optuna study on PostgreSQL too; the registered model then loads
-from the server, predicts, and is served over REST from the server's registry. Throwaway
-databases, dropped afterwards."""
+starts an MLflow tracking server on PostgreSQL with a shared artifact root and MLflow's
+basic-auth app, and a 2-worker smoke sweep runs against it, logged in, with its Optuna study on
+PostgreSQL too; the registered model then loads from the server, predicts, and is served over
+REST from the server's registry. An anonymous client and a user who may only read are refused.
+Throwaway databases, dropped afterwards."""
 
 from __future__ import annotations
 
 import os
 import re
+import secrets
 import subprocess
 import sys
 import time
@@ -22,6 +24,8 @@ import pytest
 import sqlalchemy
 from helpers.browser import browser, page_text
 from helpers.servers import free_port, invoke, server_absent, serving
+from mlflow.exceptions import MlflowException
+from mlflow.server import get_app_client
 from optuna.trial import TrialState
 
 from zoo.config import compose_config
@@ -59,19 +63,27 @@ def services(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     """`scripts/services.sh start` on a free port with throwaway databases; stopped and dropped after."""
     tmp_path = tmp_path_factory.mktemp("services")
     suffix = uuid.uuid4().hex[:10]
-    names = {"ZOO_MLFLOW_DB": f"zoo_mlflow_{suffix}", "ZOO_OPTUNA_DB": f"zoo_optuna_{suffix}"}
+    names = {"ZOO_MLFLOW_DB": f"zoo_mlflow_{suffix}", "ZOO_OPTUNA_DB": f"zoo_optuna_{suffix}",
+             "ZOO_AUTH_DB": f"zoo_auth_{suffix}"}
+    password = secrets.token_urlsafe(18)
     env = {**os.environ, **names, "ZOO_PG_URL": pg_server, "ZOO_SERVICES_PORT": str(free_port()),
            "ZOO_SERVICES_WORKERS": "1", "ZOO_ARTIFACT_ROOT": str(tmp_path / "artifacts"),
-           "ZOO_SERVICES_DIR": str(tmp_path / "services"), "ZOO_PYTHON": sys.executable}
+           "ZOO_SERVICES_DIR": str(tmp_path / "services"), "ZOO_PYTHON": sys.executable,
+           "MLFLOW_AUTH_ADMIN_USERNAME": "admin", "MLFLOW_AUTH_ADMIN_PASSWORD": password}
     try:
         started = subprocess.run(["bash", str(SCRIPT), "start"], env=env, capture_output=True, text=True,
                                  timeout=240)
         assert started.returncode == 0, started.stdout[-2000:] + started.stderr[-2000:]
+        assert "Authentication: on" in started.stdout
         exports = dict(line.removeprefix("export ").split("=", 1) for line in started.stdout.splitlines()
                        if line.startswith("export "))
         assert set(exports) == {"MLFLOW_TRACKING_URI", "ZOO_OPTUNA_STORAGE"}
         assert exports["ZOO_OPTUNA_STORAGE"] == f"{pg_server}/{names['ZOO_OPTUNA_DB']}"
-        yield {**exports, "artifact_root": env["ZOO_ARTIFACT_ROOT"]}
+        with pytest.MonkeyPatch.context() as logged_in:  # this module's clients are the team's admin
+            logged_in.setenv("MLFLOW_TRACKING_USERNAME", "admin")
+            logged_in.setenv("MLFLOW_TRACKING_PASSWORD", password)
+            yield {**exports, "artifact_root": env["ZOO_ARTIFACT_ROOT"], "admin_password": password,
+                   "state": env["ZOO_SERVICES_DIR"]}
     finally:
         stopped = subprocess.run(["bash", str(SCRIPT), "stop"], env=env, capture_output=True, text=True, timeout=60)
         engine = sqlalchemy.create_engine(f"{pg_server}/postgres", isolation_level="AUTOCOMMIT")
@@ -94,6 +106,7 @@ def team_sweep(base_overrides, services) -> dict[str, str]:
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "ZOO_OPTUNA_STORAGE": storage}  # as the README exports them
     result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert services["admin_password"] not in result.stdout + result.stderr
     return {**services, "study_name": study_name}
 
 
@@ -154,7 +167,7 @@ def test_mlflow_ui_opens_on_training_runs_with_metric_columns(base_overrides, te
     shots = Path(os.environ.get("ZOO_UI_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
 
-    with browser() as driver:
+    with browser(login=("admin", team_sweep["admin_password"])) as driver:
         driver.get(experiment_page(uri, experiment_id))  # the link the run summary prints
         text = page_text(driver, until=("val/best", "test/acc", "sweep-"))
         assert f"/experiments/{experiment_id}/runs" in driver.current_url, driver.current_url
@@ -200,13 +213,90 @@ def test_mlflow_ui_opens_on_training_runs_with_metric_columns(base_overrides, te
     assert {p.name for p in shots.glob("*.png")} >= {"runs.png", "sweep.png", "registry.png"}
 
 
+def test_anonymous_clients_are_refused(base_overrides, team_sweep, monkeypatch) -> None:
+    uri = team_sweep["MLFLOW_TRACKING_URI"]
+    name = _registered_name(team_sweep)
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME")
+    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD")
+    client = mlflow.MlflowClient(uri)
+    for attempt in (lambda: client.create_run("0"), lambda: client.create_registered_model("anonymous-model"),
+                    lambda: client.set_registered_model_alias(name, "champion", "1")):
+        with pytest.raises(MlflowException) as refused:
+            attempt()
+        assert refused.value.error_code == "UNAUTHENTICATED" and "401" in str(refused.value)
+    # the tools say so in one line (here zoo-train, when it opens its run)
+    paths = [o for o in base_overrides if not o.startswith("logger.")]
+    result = subprocess.run([sys.executable, "-m", "zoo.train", *paths, *SMOKE_RUN, f"logger.tracking_uri={uri}"],
+                            cwd=PROJECT_ROOT, env={**os.environ, "MLFLOW_TRACKING_URI": uri},
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert f"error: the tracking server {uri} wants a login" in result.stderr and "MLFLOW_TRACKING_USERNAME" \
+        in result.stderr
+
+
+def test_a_user_who_may_read_a_model_cannot_promote_it(team_sweep) -> None:
+    """The admin adds a user and grants READ on the registered model, as docs/team-deployment.md
+    says; `zoo-promote` as that user is refused in one line and the aliases do not move."""
+    uri = team_sweep["MLFLOW_TRACKING_URI"]
+    name = _registered_name(team_sweep)
+    reader, password = f"reader-{uuid.uuid4().hex[:6]}", secrets.token_urlsafe(15)
+    admin = get_app_client("basic-auth", tracking_uri=uri)
+    admin.create_user(reader, password)
+    admin.grant_user_permission(reader, "registered_model", name, "READ")
+    client = mlflow.MlflowClient(uri)
+    client.delete_registered_model_alias(name, "champion")  # so that the gate would move it
+    before = dict(client.get_registered_model(name).aliases)
+
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "MLFLOW_TRACKING_USERNAME": reader,
+           "MLFLOW_TRACKING_PASSWORD": password}
+    read = subprocess.run([sys.executable, "-c", "import mlflow, sys; print(mlflow.MlflowClient().get_registered_model("
+                           "sys.argv[1]).name)", name], env=env, capture_output=True, text=True, timeout=120)
+    assert read.stdout.strip() == name, read.stderr[-1500:]  # reading is allowed
+    promoted = subprocess.run([sys.executable, "-m", "zoo.promote", f"model={name}", "version=1"], cwd=PROJECT_ROOT,
+                              env=env, capture_output=True, text=True, timeout=300)
+    assert promoted.returncode == 2 and "Traceback" not in promoted.stderr, promoted.stderr[-2000:]
+    assert "refused" in promoted.stderr and repr(reader) in promoted.stderr, promoted.stderr
+    assert dict(client.get_registered_model(name).aliases) == before
+    as_admin = subprocess.run([sys.executable, "-m", "zoo.promote", f"model={name}", "version=1"], cwd=PROJECT_ROOT,
+                              env={**os.environ, "MLFLOW_TRACKING_URI": uri}, capture_output=True, text=True,
+                              timeout=300)
+    assert as_admin.returncode == 0 and "promoted" in as_admin.stdout, as_admin.stderr[-2000:]
+
+
+def test_the_admin_password_is_never_written(team_sweep) -> None:
+    password = team_sweep["admin_password"]
+    files = [p for p in Path(team_sweep["state"]).rglob("*") if p.is_file()]
+    written = [p for p in files if password in p.read_text(errors="ignore")]
+    assert not written  # the server log, its auth settings, the pid file
+    assert oct(Path(team_sweep["state"], "basic_auth.ini").stat().st_mode & 0o777) == "0o600"
+
+
+def test_the_team_server_needs_an_admin_password(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_AUTH_ADMIN_PASSWORD"}
+    env.update(ZOO_SERVICES_DIR=str(tmp_path), ZOO_SERVICES_PORT=str(free_port()), ZOO_PYTHON=sys.executable)
+    result = subprocess.run(["bash", str(SCRIPT), "start"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "error: set MLFLOW_AUTH_ADMIN_PASSWORD (12 characters or more)" in result.stderr
+    short = subprocess.run(["bash", str(SCRIPT), "start"], env={**env, "MLFLOW_AUTH_ADMIN_PASSWORD": "short"},
+                           capture_output=True, text=True, timeout=60)
+    assert short.returncode == 1 and "12 characters or more" in short.stderr
+    assert not (tmp_path / "mlflow.pid").exists()
+
+
+def _registered_name(team_sweep: dict[str, str]) -> str:
+    client = mlflow.MlflowClient(team_sweep["MLFLOW_TRACKING_URI"])
+    parent = optuna.load_study(study_name=team_sweep["study_name"],
+                               storage=team_sweep["ZOO_OPTUNA_STORAGE"]).user_attrs["mlflow_parent_run_id"]
+    return client.get_run(parent).data.tags["sweep.registered"].split("/")[1]
+
+
 def test_compose_file_has_the_scripts_variables_and_defaults() -> None:
     """compose.yaml cannot run here (no Docker daemon): keep it in step with the tested script."""
     pattern = re.compile(r"\$\{(ZOO_[A-Z_]+):-([^}$]*)\}")
     script = dict(pattern.findall(SCRIPT.read_text()))
     compose_text = (PROJECT_ROOT / "compose.yaml").read_text()
     compose = dict(pattern.findall(compose_text))
-    shared = {"ZOO_MLFLOW_DB", "ZOO_OPTUNA_DB", "ZOO_SERVICES_HOST", "ZOO_SERVICES_PORT", "ZOO_SERVICES_WORKERS"}
+    shared = {"ZOO_MLFLOW_DB", "ZOO_OPTUNA_DB", "ZOO_AUTH_DB", "ZOO_AUTH_DEFAULT_PERMISSION", "ZOO_SERVICES_HOST",
+              "ZOO_SERVICES_PORT", "ZOO_SERVICES_WORKERS"}
     assert {k: script[k] for k in shared} == {k: compose[k] for k in shared}
     # the artifact root: mlartifacts-server/ in the checkout, for both
     assert "${ZOO_ARTIFACT_ROOT:-$ROOT/mlartifacts-server}" in SCRIPT.read_text()
@@ -214,3 +304,4 @@ def test_compose_file_has_the_scripts_variables_and_defaults() -> None:
     version = re.search(r"ghcr.io/mlflow/mlflow:v([\d.]+)", compose_text)
     assert version and version.group(1) == mlflow.__version__  # the image runs the mlflow we install
     assert "MLFLOW_SERVER_ENABLE_JOB_EXECUTION" in compose_text and "--serve-artifacts" in compose_text
+    assert "--app-name=basic-auth" in compose_text and "MLFLOW_AUTH_ADMIN_PASSWORD:?" in compose_text

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 import click
 
 from zoo import interrupts
-from zoo.errors import ZooError
+from zoo.errors import ZooError, access_refused
 from zoo.quiet import quiet
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True, "max_content_width": 100}
@@ -37,8 +37,11 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except ZooError as err:
             interrupts.exit_interrupted(STOPPED)
             fail(str(err))
-        except BaseException:  # SIGTERM/SIGINT (Lightning may have made it a SystemExit): 143/130
+        except BaseException as err:  # SIGTERM/SIGINT (Lightning may have made it a SystemExit): 143/130
             interrupts.exit_interrupted(STOPPED)
+            refused = access_refused(err)
+            if refused:
+                fail(refused)
             raise
 
     return wrapper
@@ -162,8 +165,11 @@ class ZooCommand(click.Command):
         except click.Abort:
             interrupts.exit_interrupted(STOPPED)
             fail("aborted", 130)
-        except BaseException:
+        except BaseException as err:
             interrupts.exit_interrupted(STOPPED)
+            refused = access_refused(err)
+            if refused:  # a team server's authentication said no (401/403)
+                fail(refused)
             raise
         interrupts.exit_interrupted(STOPPED)
         return int(code or 0)

@@ -4,6 +4,7 @@ machine where they cannot be installed skips the test with the reason."""
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import subprocess
@@ -46,8 +47,9 @@ def ensure_chromium() -> None:
 
 
 @contextmanager
-def browser(width: int = 1800, height: int = 900) -> Iterator[object]:
-    """A headless Chromium session (selenium WebDriver) with the system driver: no download."""
+def browser(width: int = 1800, height: int = 900, login: tuple[str, str] | None = None) -> Iterator[object]:
+    """A headless Chromium session (selenium WebDriver) with the system driver: no download.
+    `login=(user, password)` sends HTTP basic credentials with every request (a team server)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -58,6 +60,10 @@ def browser(width: int = 1800, height: int = 900) -> Iterator[object]:
                      f"--window-size={width},{height}"):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    if login is not None:  # through the DevTools protocol: the UI's own fetches carry it too
+        token = base64.b64encode(":".join(login).encode()).decode()
+        driver.execute_cdp_cmd("Network.enable", {})
+        driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Authorization": f"Basic {token}"}})
     try:
         yield driver
     finally:
