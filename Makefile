@@ -37,7 +37,7 @@ FOLDS ?=
 VERSION ?= challenger
 SERVE_PORT ?= 5001
 
-.PHONY: help install test test-slow ui-screenshots lint docs data train sweep study compare benchmark register promote serve zoo reproduce explain throughput bench ui services services-stop clean
+.PHONY: help install test test-slow fuzz ui-screenshots lint docs data train sweep study compare benchmark register promote serve zoo reproduce explain throughput bench ui services services-stop clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -56,6 +56,9 @@ test: ## check the layer contract (import-linter), build the docs (mkdocs --stri
 
 test-slow: ## run the long end-to-end tests too (full recipes)
 	$(PY) -m pytest -q -m slow
+
+fuzz: ## property-based fuzzing, long profile (>= 10,000 cases; make test runs the short one): prints the case count
+	ZOO_FUZZ=long $(PY) -m pytest -q tests/test_fuzz.py
 
 ui-screenshots: ## the MLflow UI check (headless Chromium), its screenshots written to docs/ui/
 	ZOO_UI_SCREENSHOTS=$(CURDIR)/docs/ui $(PY) -m pytest -q -p no:randomly tests/test_team_deployment.py -k mlflow_ui

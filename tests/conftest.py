@@ -87,3 +87,14 @@ def this_machine(shared_data: Path, workdir: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("ZOO_DATA_DIR", str(shared_data))
     monkeypatch.setenv("ZOO_CACHE_DIR", str(workdir / "cache"))
     monkeypatch.setenv("ZOO_LOG_DIR", str(workdir / "reproduced"))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int) -> None:
+    """How many fuzz cases ran (tests/test_fuzz.py), per target: `make fuzz` must show >= 10,000."""
+    from helpers.fuzzing import CASES, PROFILE
+
+    if CASES:
+        per_target = ", ".join(f"{target} {n:,}" for target, n in sorted(CASES.items()))
+        failed = len(terminalreporter.stats.get("failed", []))
+        terminalreporter.write_line(f"fuzz ({PROFILE} profile): {sum(CASES.values()):,} cases ({per_target}); "
+                                    f"{failed} failed test(s)")

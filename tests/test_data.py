@@ -175,6 +175,30 @@ def test_dataset_yaml_mistakes_are_config_errors(tmp_path: Path) -> None:
                                   "local": {"format": "csv", "splits": {"train": "a"}}}, str(tmp_path))
 
 
+@pytest.mark.parametrize(("change", "message"), [  # found by tests/test_fuzz.py (issue 22)
+    ({"source": ["local"]}, r"data.source=\['local'\]"),
+    ({"local": ["csv"]}, r"data.local=\['csv'\] must be a block of options"),
+    ({"local": None}, "data.local.splits=None must map split names"),
+    ({"local": {"format": "csv", "splits": {"train": "a"}, "label_names": ["neg", "pos"]}},
+     "data.local.label_names=.* must be a block of options"),
+    ({"local": {"format": "csv", "splits": "train.csv"}}, "data.local.splits='train.csv' must map split names"),
+    ({"tokenizer": "word"}, "data.tokenizer='word' must be a block of options"),
+])
+def test_dataset_yaml_blocks_of_the_wrong_type_are_config_errors(tmp_path: Path, change: dict, message: str) -> None:
+    cfg = {"name": "x", "content": "classification", "local": {"format": "csv", "splits": {"train": "a"}}, **change}
+    with pytest.raises(ConfigError, match=message):
+        ClassificationDataModule(cfg, str(tmp_path))
+
+
+def test_too_few_rows_to_carve_a_validation_split_is_a_data_error(tmp_path: Path) -> None:
+    _write(tmp_path / "one.csv", "label,text\n0,only one row\n")  # found by tests/test_fuzz.py
+    cfg = {"name": "one", "content": "classification",
+           "local": {"format": "csv", "dir": str(tmp_path), "splits": {"train": "one.csv", "test": "one.csv"},
+                     "validation_fraction": 0.2}}
+    with pytest.raises(DataError, match=r"cannot carve a validation split .* from 1 train row\(s\)"):
+        _classification(cfg, tmp_path / "cache")
+
+
 def test_bucket_sampler_covers_every_example_once_and_pads_little() -> None:
     generator = torch.Generator().manual_seed(0)
     lengths = torch.randint(1, 60, (5000,), generator=generator).tolist()

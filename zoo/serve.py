@@ -1,17 +1,17 @@
 """`zoo-serve model=models:/sst2-sentiment@champion` (or `python -m zoo.serve`; `make serve`):
-the REST server of a registered model. The model and its store are checked first, so an
-unknown or missing model is one `error:` line, not `mlflow models serve`'s traceback."""
+the REST server of a registered model: MLflow's scoring server (the routes and payloads of
+`mlflow models serve`) under uvicorn, with refused requests answered in one line
+(`zoo.registry.serving`). The model and its store are checked first, so an unknown or missing
+model is one `error:` line, not a traceback."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 
 import click
 
 from zoo.cli import MODEL_URI, ZooCommand
-from zoo.errors import ZooError
 from zoo.registry.loading import check_registered
 
 
@@ -20,20 +20,21 @@ from zoo.registry.loading import check_registered
 @click.option("--host", default="127.0.0.1", help="Interface to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=5001, help="Port to listen on.")
 @click.option("--tracking-uri", metavar="URI", help="MLflow store (default: as zoo-train).")
-def main(model: str, host: str, port: int, tracking_uri: str | None) -> int:
-    """Serve a registered model over REST (mlflow models serve, local environment).
+@click.option("--workers", type=click.IntRange(1, 64), default=1,
+              help="Server processes, each with its own copy of the model.")
+def main(model: str, host: str, port: int, tracking_uri: str | None, workers: int) -> int:
+    """Serve a registered model over REST (MLflow's scoring server, local environment).
 
     \b
     zoo-serve model=models:/sst2-sentiment@champion port=5001
     """
+    from zoo.registry.serving import MODEL_ENV
+
     store = check_registered(model, tracking_uri)
-    mlflow_bin = shutil.which("mlflow", path=os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]]))
-    if mlflow_bin is None:
-        raise ZooError("the mlflow command is not installed beside this Python; run `make install`")
     os.environ["MLFLOW_TRACKING_URI"] = store
-    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]
-    os.execv(mlflow_bin, [mlflow_bin, "models", "serve", "-m", model, "--env-manager", "local",
-                          "-h", host, "-p", str(port)])
+    os.environ[MODEL_ENV] = model
+    os.execv(sys.executable, [sys.executable, "-m", "uvicorn", "--factory", "zoo.registry.serving:create_app",
+                              "--host", host, "--port", str(port), "--workers", str(workers)])
 
 
 if __name__ == "__main__":

@@ -233,9 +233,16 @@ def _carve(spec: DatasetSpec, ds: datasets.DatasetDict) -> datasets.DatasetDict:
         train, test = holdout(ds["train"], source.test_fraction, spec.split_seed, what)
         ds = datasets.DatasetDict({**ds, "train": train, "test": test})
     if "validation" not in ds and source.validation_fraction:
-        carved = ds["train"].train_test_split(
-            test_size=source.validation_fraction, seed=spec.split_seed, shuffle=True
-        )
+        try:
+            carved = ds["train"].train_test_split(
+                test_size=source.validation_fraction, seed=spec.split_seed, shuffle=True
+            )
+        except ValueError as err:  # too few rows for the fraction
+            raise DataError(
+                f"dataset {spec.name}: cannot carve a validation split (data.{spec.source_name}.validation_fraction="
+                f"{source.validation_fraction}) from {len(ds['train'])} train row(s) ({str(err).splitlines()[0]}); "
+                "add rows, or name a validation file in splits"
+            ) from None
         ds = datasets.DatasetDict({**ds, "train": carved["train"], "validation": carved["test"]})
     missing = [split for split in SPLITS if split not in ds]
     if missing:

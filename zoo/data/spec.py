@@ -97,15 +97,18 @@ def parse_dataset_spec(cfg: DictConfig | dict[str, Any]) -> DatasetSpec:
                           "(what the dataset holds: labelled texts, or one text stream)")
     source_name = data.pop("source", "local")
     sources = {key: data.pop(key) for key in ("local", "hub") if key in data}
-    if source_name not in sources:
+    if not isinstance(source_name, str) or source_name not in sources:
         raise ConfigError(
             f"data.source={source_name!r} but dataset {name} defines sources "
             f"{sorted(sources) or 'none'}"
         )
-    source_values = dict(sources[source_name])
-    source_values["label_names"] = {
-        str(k): str(v) for k, v in (source_values.get("label_names") or {}).items()
-    }
+    source_values = _mapping(sources[source_name], f"data.{source_name}", "{format: tsv, dir: ..., splits: {...}}")
+    label_names = _mapping(source_values.get("label_names"), f"data.{source_name}.label_names", "{0: negative}")
+    source_values["label_names"] = {str(k): str(v) for k, v in label_names.items()}
+    splits = source_values.get("splits")
+    if not isinstance(splits, dict) or not all(isinstance(k, str) for k in splits):
+        raise ConfigError(f"data.{source_name}.splits={splits!r} must map split names to files, "
+                          "e.g. {train: train.tsv, test: test.tsv}")
     source = _build(SourceSpec, source_values, f"data.{source_name}")
     if source.format not in FORMATS:
         raise ConfigError(
@@ -116,7 +119,8 @@ def parse_dataset_spec(cfg: DictConfig | dict[str, Any]) -> DatasetSpec:
     if "train" not in source.splits:
         raise ConfigError(f"data.{source_name}.splits must name a train split")
     _check_text_columns(source, source_values, f"data.{source_name}")
-    tokenizer = _build(TokenizerSpec, dict(data.pop("tokenizer", {}) or {}), "data.tokenizer")
+    tokenizer = _build(TokenizerSpec, _mapping(data.pop("tokenizer", {}), "data.tokenizer", "{level: word}"),
+                       "data.tokenizer")
     if tokenizer.level not in ("word", "char"):
         raise ConfigError(f"data.tokenizer.level={tokenizer.level!r}; choose word or char")
     label_level = data.get("label_level", "coarse")
@@ -135,6 +139,15 @@ def parse_dataset_spec(cfg: DictConfig | dict[str, Any]) -> DatasetSpec:
     _check_count(tokenizer.min_frequency, "data.tokenizer.min_frequency", 1, 1)
     _check_test_split(spec)
     return spec
+
+
+def _mapping(value: Any, where: str, example: str) -> dict[str, Any]:
+    """`value` as a dict of its options (None: no options), or a ConfigError naming the block."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}={value!r} must be a block of options, e.g. {where}: {example}")
+    return dict(value)
 
 
 def _check_count(value: Any, where: str, low: int, example: int, why: str = "") -> None:
