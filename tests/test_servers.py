@@ -1,4 +1,5 @@
-"""Against real servers on loopback: an MLflow tracking server, and `mlflow models serve`."""
+"""Against real servers on loopback: an MLflow tracking server, and `zoo-serve` (MLflow's
+scoring server under uvicorn, refusals in one line)."""
 
 from __future__ import annotations
 
@@ -67,3 +68,11 @@ def test_served_model_answers_like_zoo_predict(base_overrides, tracking_uri, tmp
         assert refused.value.code == 400  # the client's mistake, in our words, not a stack trace
         body = json.loads(refused.value.read())
         assert "input is empty" in body["message"] and "stack_trace" not in body
+        # MLflow's own parser refuses a CSV body that is JSON with its traceback; zoo-serve in one line
+        request = urllib.request.Request(f"{url}/invocations", data=b'{"dataframe_records": []}',
+                                         headers={"Content-Type": "text/csv"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=60)
+        body = json.loads(refused.value.read())
+        assert refused.value.code == 400 and "stack_trace" not in body and "\n" not in body["message"], body
+        assert body["message"].startswith("Failed to parse input as a Pandas DataFrame")
