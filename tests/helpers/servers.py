@@ -60,6 +60,14 @@ def running(command: list[str], url: str, env: dict[str, str] | None = None, tim
                 process.kill()
 
 
+def server_absent(reason: str) -> None:
+    """Skip a test whose server is not running, with the reason; under CI
+    (ZOO_REQUIRE_SERVERS=1, set by .ci/run) that is a failure instead."""
+    if os.environ.get("ZOO_REQUIRE_SERVERS") == "1":
+        pytest.fail(reason + " (ZOO_REQUIRE_SERVERS=1: CI must run this test)")
+    pytest.skip(reason)
+
+
 @contextmanager
 def serving(model_uri: str, tracking_uri: str) -> Iterator[str]:
     """`zoo-serve` of a registered model, as `make serve` runs it (MLflow's scoring server under
