@@ -37,7 +37,7 @@ FOLDS ?=
 VERSION ?= challenger
 SERVE_PORT ?= 5001
 
-.PHONY: help install test test-slow fuzz ui-screenshots lint docs data train sweep study compare benchmark register promote serve zoo reproduce explain throughput bench ui services services-stop clean
+.PHONY: help install test test-slow fuzz load ui-screenshots lint docs data train sweep study compare benchmark register promote serve zoo reproduce explain throughput bench ui services services-stop clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -99,8 +99,11 @@ register: ## register a run (RUN_ID=) or a benchmark's seed ensemble (ENSEMBLE=<
 promote: ## make a version champion if it beats the current one: make promote NAME=sst2-sentiment VERSION=3
 	$(PY) -m zoo.promote model=$(NAME) version=$(VERSION)
 
-serve: ## REST server for a registered model: make serve MODEL=models:/sst2-sentiment@champion
-	$(PY) -m zoo.serve model="$(MODEL)" host=$(HOST) port=$(SERVE_PORT)
+serve: ## REST server for a registered model: make serve MODEL=models:/sst2-sentiment@champion [SERVE_WORKERS=1]
+	$(PY) -m zoo.serve model="$(MODEL)" host=$(HOST) port=$(SERVE_PORT) workers=$(or $(SERVE_WORKERS),1)
+
+load: ## bounded load test of zoo-serve (8/32/64 clients, 60 s each, loopback): make load MODEL=models:/trec-classification@champion [WORKERS=1,2]
+	$(PY) scripts/load_test.py model="$(MODEL)" $(if $(WORKERS),workers=$(WORKERS)) $(ARGS)
 
 zoo: data ## train every conf/experiment recipe (SEEDS=3: over seeds), register each, write ZOO.md + docs/zoo.png
 	$(PY) -m zoo.model_zoo $(if $(SEEDS),seeds=$(SEEDS)) $(ARGS)

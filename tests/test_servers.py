@@ -4,6 +4,8 @@ scoring server under uvicorn, refusals in one line)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -76,3 +78,15 @@ def test_served_model_answers_like_zoo_predict(base_overrides, tracking_uri, tmp
         body = json.loads(refused.value.read())
         assert refused.value.code == 400 and "stack_trace" not in body and "\n" not in body["message"], body
         assert body["message"].startswith("Failed to parse input as a Pandas DataFrame")
+
+
+def test_the_load_test_needs_a_model_and_measures_a_process_tree() -> None:
+    script = Path(__file__).resolve().parents[1] / "scripts" / "load_test.py"
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "usage: load_test.py model=models:/NAME@ALIAS" in result.stderr
+    sys.path.insert(0, str(script.parent))
+    try:
+        from load_test import tree_rss_mb
+    finally:
+        sys.path.remove(str(script.parent))
+    assert 10 < tree_rss_mb(os.getpid()) < 20_000  # this test process, in MB
