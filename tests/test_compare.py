@@ -132,3 +132,17 @@ def test_the_task_verdict_reads_the_tests(values: dict[str, list[float]], expect
     reference = pick_reference(contenders, Direction.MAXIMIZE)
     found = verdicts(contenders, reference, "test/acc", Direction.MAXIMIZE, 0.05)
     assert re.search(expected, task_verdict(contenders, reference, found, "test/acc", Direction.MAXIMIZE))
+
+
+def test_the_cost_stage_calls_a_classifier_with_a_sentence_and_a_language_model_with_a_prompt() -> None:
+    """A classifier's params (explain, n_steps) do not make it a language model: its pyfunc
+    latency is measured on a real question, with no generation params."""
+    from zoo.sweeps.compare.cost import example_text
+    from zoo.sweeps.compare.spec import COST_DEFAULTS
+    from zoo.tasks.kinds import kind
+
+    assert kind("classifier").params and not kind("classifier").generates and kind("language_model").generates
+    frame, params = example_text({"task": "classifier"}, COST_DEFAULTS)
+    assert params is None and len(frame["text"][0].split()) > 10
+    frame, params = example_text({"task": "language_model"}, COST_DEFAULTS)
+    assert frame["text"][0] == "ROMEO:" and params == {"max_new_tokens": 20, "seed": 0}

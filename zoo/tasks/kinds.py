@@ -61,6 +61,12 @@ class TaskKind:
     def maximize(self) -> bool:
         return self.direction.higher_is_better
 
+    @property
+    def generates(self) -> bool:
+        """Whether the kind continues text (its params are generation's); a classifier's params,
+        if any, are others (`explain`, `n_steps`)."""
+        return "max_new_tokens" in (self.params or {})
+
     def check_encoder(self, name: str, task: str) -> None:
         """Refuse a classifier-only encoder for a left-to-right kind: checked before its options,
         which a task that cannot use it at all sets for another encoder."""

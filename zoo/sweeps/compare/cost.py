@@ -45,7 +45,7 @@ def training_cost(client: mlflow.MlflowClient, result: ArmResult) -> tuple[int, 
 def example_text(bundle: dict[str, Any], cost: dict[str, Any]) -> tuple[pd.DataFrame, dict | None]:
     """What the registered model is called with: a real-length sentence, or a prompt to continue."""
     task_kind = kind(bundle["task"])
-    if task_kind.params:  # a language model: continue the prompt by new_tokens characters
+    if task_kind.generates:  # a language model: continue the prompt by new_tokens characters
         return pd.DataFrame({"text": [cost["prompt"]]}), {"max_new_tokens": int(cost["new_tokens"]), "seed": 0}
     return pd.DataFrame({"text": ["what is the name of the longest river in the united states of america"]}), None
 
