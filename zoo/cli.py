@@ -26,6 +26,17 @@ def fail(message: str, code: int = 2) -> NoReturn:
     sys.exit(code)
 
 
+def stop_on(err: BaseException) -> NoReturn:
+    """What every tool does with an error that is no ZooError: close the run or trial it had
+    open; a request the tracking server's authentication refused (401/403) is one line, and
+    anything else (a signal, a bug) goes on up."""
+    interrupts.exit_interrupted(STOPPED)
+    refused = access_refused(err)
+    if refused:
+        fail(refused)
+    raise err
+
+
 def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     """Run `func`; a ZooError becomes `error: <message>` on stderr and exit status 2 (Hydra apps)."""
 
@@ -38,11 +49,7 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             interrupts.exit_interrupted(STOPPED)
             fail(str(err))
         except BaseException as err:  # SIGTERM/SIGINT (Lightning may have made it a SystemExit): 143/130
-            interrupts.exit_interrupted(STOPPED)
-            refused = access_refused(err)
-            if refused:
-                fail(refused)
-            raise
+            stop_on(err)
 
     return wrapper
 
@@ -166,11 +173,7 @@ class ZooCommand(click.Command):
             interrupts.exit_interrupted(STOPPED)
             fail("aborted", 130)
         except BaseException as err:
-            interrupts.exit_interrupted(STOPPED)
-            refused = access_refused(err)
-            if refused:  # a team server's authentication said no (401/403)
-                fail(refused)
-            raise
+            stop_on(err)
         interrupts.exit_interrupted(STOPPED)
         return int(code or 0)
 
