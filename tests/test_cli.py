@@ -11,17 +11,11 @@ from importlib.metadata import entry_points
 
 import click
 import pytest
-from helpers.tool_errors import one_error_line
+from helpers.tool_errors import CLICK_TOOLS, SCRIPTS, one_error_line
 
 from zoo.cli import Switch, ZooCommand, overrides_argument
 from zoo.errors import ZooError
 from zoo.paths import PROJECT_ROOT
-
-SCRIPTS = {"zoo-train": "train", "zoo-sweep": "sweep", "zoo-study": "study", "zoo-benchmark": "benchmark",
-           "zoo-predict": "predict", "zoo-generate": "generate", "zoo-register": "register", "zoo-promote": "promote",
-           "zoo-reproduce": "reproduce", "zoo-zoo": "model_zoo", "zoo-throughput": "throughput", "zoo-serve": "serve",
-           "zoo-compare": "compare", "zoo-explain": "explain.cli"}
-CLICK_TOOLS = [module for module in SCRIPTS.values() if module != "train"]
 
 
 def test_every_tool_is_a_console_script() -> None:

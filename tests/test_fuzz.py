@@ -9,6 +9,7 @@ first; once fixed, it becomes a plain test beside the code's other tests."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import io
 import json
@@ -21,6 +22,7 @@ import click
 import pytest
 import yaml
 from helpers.fuzzing import SCALARS, TEXT, VALUES, count, fuzz_settings
+from helpers.tool_errors import CLICK_TOOLS
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -28,8 +30,7 @@ from zoo.errors import ZooError
 from zoo.paths import CONF_DIR
 
 DATASETS = sorted(p.stem for p in (CONF_DIR / "data").glob("*.yaml"))
-CLICK_TOOLS = ["sweep", "study", "benchmark", "predict", "generate", "register", "promote", "reproduce",
-               "model_zoo", "throughput", "serve", "compare", "explain.cli"]
+
 
 
 def _raw_dataset(name: str, data_dir: str) -> dict[str, Any]:
@@ -176,17 +177,13 @@ def test_training_command_lines_compose_or_are_refused(data: st.DataObject) -> N
         pass
 
 
-_TRAINING_KEYS: dict = {}
-
-
+@functools.cache
 def _training_keys() -> dict:
-    if not _TRAINING_KEYS:
-        from omegaconf import OmegaConf
+    from omegaconf import OmegaConf
 
-        from zoo.config import compose_config
+    from zoo.config import compose_config
 
-        _TRAINING_KEYS.update(OmegaConf.to_container(compose_config(["debug=smoke"]), resolve=False))
-    return _TRAINING_KEYS
+    return OmegaConf.to_container(compose_config(["debug=smoke"]), resolve=False)
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,13 @@ from collections.abc import Callable
 
 import pytest
 
+# every console script and the module of its `main`; all but zoo-train (a Hydra app) are click tools
+SCRIPTS = {"zoo-train": "train", "zoo-sweep": "sweep", "zoo-study": "study", "zoo-benchmark": "benchmark",
+           "zoo-predict": "predict", "zoo-generate": "generate", "zoo-register": "register", "zoo-promote": "promote",
+           "zoo-reproduce": "reproduce", "zoo-zoo": "model_zoo", "zoo-throughput": "throughput", "zoo-serve": "serve",
+           "zoo-compare": "compare", "zoo-explain": "explain.cli"}
+CLICK_TOOLS = [module for module in SCRIPTS.values() if module != "train"]
+
 
 def one_error_line(main: Callable[[list[str]], object], argv: list[str],
                    capsys: pytest.CaptureFixture[str]) -> str:
