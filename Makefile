@@ -37,7 +37,7 @@ FOLDS ?=
 VERSION ?= challenger
 SERVE_PORT ?= 5001
 
-.PHONY: help install test test-slow fuzz load ui-screenshots lint docs data train sweep study compare benchmark register promote serve zoo reproduce explain throughput bench ui services services-stop clean
+.PHONY: help install test test-slow fuzz soak load ui-screenshots lint docs data train sweep study compare benchmark register promote serve zoo reproduce explain throughput bench ui services services-stop clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -59,6 +59,9 @@ test-slow: ## run the long end-to-end tests too (full recipes)
 
 fuzz: ## property-based fuzzing, long profile (>= 10,000 cases; make test runs the short one): prints the case count
 	ZOO_FUZZ=long $(PY) -m pytest -q tests/test_fuzz.py
+
+soak: data ## chaos soak: a 4-worker sweep on a private PostgreSQL + the team MLflow server while workers are killed and both servers restart; checks and prints the survival table
+	$(PY) scripts/chaos_soak.py $(ARGS)
 
 ui-screenshots: ## the MLflow UI check (headless Chromium), its screenshots written to docs/ui/
 	ZOO_UI_SCREENSHOTS=$(CURDIR)/docs/ui $(PY) -m pytest -q -p no:randomly tests/test_team_deployment.py -k mlflow_ui

@@ -4,26 +4,65 @@ processes of the same command (`role=worker`) and wait for them."""
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import optuna
 
+from zoo.errors import ZooError
+from zoo.sweeps.orchestration.storage import OUTAGE_S, connection_error_in, storage_unreachable
 from zoo.sweeps.orchestration.workers import spawn_workers
 from zoo.training.callbacks import format_duration
 
 Progress = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
+MAX_FAILED_WRITES = 3
 
 
 def work(study: optuna.Study, objective: Callable[[optuna.Trial], object], progress: Progress,
-         more: Callable[[], bool]) -> None:
-    """Run trials one at a time while `more()`; a failed trial is recorded and the loop goes on."""
-    while more():
-        study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=[progress], gc_after_trial=True)
-        with warnings.catch_warnings():  # other hosts' dead workers, after their grace period
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna.storages.fail_stale_trials(study)
+         more: Callable[[], bool], retry_s: float = 5.0) -> None:
+    """Run trials one at a time while `more()`; a failed trial is recorded and the loop goes on.
+    An unreachable storage (a database restart) is waited for, up to OUTAGE_S, with one line;
+    a trial it interrupted is failed by the heartbeat, and its work is done again. A storage
+    that answers reads but fails every trial's writes (a full disk) is no outage: after
+    MAX_FAILED_WRITES trials in a row the loop stops instead of training on for nothing."""
+    outage_since: float | None = None
+    failed_writes = 0
+    while True:
+        reached = False
+        try:
+            if not more():
+                return
+            outage_since, reached = None, True
+            study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=[progress], gc_after_trial=True)
+            failed_writes = 0
+            with warnings.catch_warnings():  # other hosts' dead workers, after their grace period
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(study)
+        except Exception as err:
+            if not storage_unreachable(err):
+                raise
+            failed_writes += reached
+            if failed_writes >= MAX_FAILED_WRITES:
+                raise ZooError(f"the Optuna storage answers but failed {failed_writes} trials in a row "
+                               f"({_first_line(err)}); fix the database and rerun the command: the study resumes"
+                               ) from None
+            if outage_since is None:
+                outage_since = time.time()
+                print(f"the Optuna storage is unreachable ({_first_line(err)}); waiting up to {OUTAGE_S} s for it",
+                      flush=True)
+            elif time.time() - outage_since > OUTAGE_S:
+                raise ZooError(f"the Optuna storage was unreachable for {OUTAGE_S} s ({_first_line(err)}); start "
+                               "the database again and rerun the command: the study resumes") from None
+            time.sleep(retry_s)
+
+
+def _first_line(err: BaseException) -> str:
+    """The database's own words, from the connection error in the chain."""
+    cause = connection_error_in(err) or err
+    text = str(getattr(cause, "orig", None) or cause).strip().splitlines()
+    return text[0] if text else type(cause).__name__
 
 
 class Job(Protocol):

@@ -82,11 +82,13 @@ class ChildRunObjective:
         trial.set_user_attr("mlflow_run_id", run_id)
         counter = EpochCounter()
         start = time.perf_counter()
-        try:
+        try:  # everything up to the run's closing: a signal anywhere here leaves run and trial alike
             self.client.log_text(run_id, mask("\n".join(point.overrides) + "\n"), "overrides.txt")
             result = run_training(compose_config(point.overrides), [counter, *self.callbacks(trial)],
                                   extra_tags=point.tags, run_id=run_id)
             values = self.values(result)
+            self.keep(trial, result)
+            self._finish(trial, run_id, "COMPLETE", "FINISHED", counter, start)
         except optuna.TrialPruned:
             self._finish(trial, run_id, "PRUNED", "KILLED", counter, start)
             raise
@@ -98,10 +100,10 @@ class ChildRunObjective:
             self._finish(trial, run_id, "FAIL", "FAILED", counter, start)
             raise
         except BaseException as err:  # SIGTERM/Ctrl+C, or the SystemExit Lightning makes of it: close the run
+            # (KILLED even when training had finished it: the chaos soak caught a SIGTERM between the
+            # two, which left a FINISHED run under a failed trial)
             self._finish(trial, run_id, "FAIL", "KILLED", counter, start)
             raise interrupts.as_interrupt(err) from None  # a KeyboardInterrupt: Optuna fails the trial now
-        self.keep(trial, result)
-        self._finish(trial, run_id, "COMPLETE", "FINISHED", counter, start)
         return values
 
     def _finish(self, trial: optuna.Trial, run_id: str, state: str, status: str, counter: EpochCounter,

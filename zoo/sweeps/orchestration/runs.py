@@ -46,3 +46,18 @@ def reopen_parent_run(study: optuna.Study, client: mlflow.MlflowClient, advice: 
             f"{mask(client.tracking_uri)} (was the MLflow store reset, or MLFLOW_TRACKING_URI changed?); use that "
             f"store again, or {advice}") from None
     return run_id
+
+
+def close_open_children(client: mlflow.MlflowClient, parent_run_id: str) -> list[str]:
+    """Close as FAILED the child runs still RUNNING under a study whose trials have all ended.
+
+    Why: a worker killed between opening its trial's run and recording the run on the trial,
+    or while closing it, leaves a run that no trial names, so the heartbeat cannot close it
+    (found by the chaos soak). Call only when no trial is RUNNING: then no run is live."""
+    experiment_id = client.get_run(parent_run_id).info.experiment_id
+    stale = client.search_runs([experiment_id], f"tags.`mlflow.parentRunId` = '{parent_run_id}' and "
+                               "attributes.status = 'RUNNING'", max_results=1000)
+    for run in stale:
+        client.set_tag(run.info.run_id, "zoo.closed_reason", "its worker stopped before closing it")
+        client.set_terminated(run.info.run_id, "FAILED")
+    return [run.info.run_id for run in stale]

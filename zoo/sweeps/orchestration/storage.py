@@ -21,6 +21,8 @@ from zoo.tracking.orphans import pid_alive
 
 HEARTBEAT_S = 10
 GRACE_S = 60
+OUTAGE_S = 180  # how long a worker waits for an unreachable storage (a database restart) before it stops
+SURPLUS_ATTR = "zoo.surplus"  # a trial asked for after the budget was taken (claim_budget)
 PARENT_ATTR = "mlflow_parent_run_id"  # the study's MLflow parent run (a sweep's or a benchmark's)
 
 
@@ -50,7 +52,7 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
         engine.dispose()
         with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna since v2.9
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            storage = optuna.storages.RDBStorage(
+            storage = BeatingRDBStorage(
                 url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
                 heartbeat_stale_trial_callback=close_child_run,
             )
@@ -58,7 +60,9 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
             begin_immediate(storage.engine)
         return storage
     except Exception as err:  # noqa: BLE001 - driver errors vary; all mean "cannot use this storage"
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        cause = connection_error_in(err) or err  # the database's words, not Optuna's "invalid data" wrapper
+        cause = getattr(cause, "orig", None) or cause
+        reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
         if isinstance(err, ModuleNotFoundError):  # the URL is fine; its database driver is not installed
             raise ConfigError(f"cannot open the Optuna storage {masked(url)}: its database driver is not "
                               f"installed ({reason}); run `pip install {err.name}` or `make install`") from None
@@ -66,6 +70,43 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
             f"cannot open the Optuna storage {masked(url)}: {reason}. Check the URL, that the "
             "server runs, or unset ZOO_OPTUNA_STORAGE to use the embedded optuna.db"
         ) from None
+
+
+def connection_error_in(err: BaseException) -> BaseException | None:
+    """The error in `err`'s chain that says the database could not be reached (a restart, a
+    dropped connection), which passes, rather than a query it refused, which does not; None
+    if there is none. Optuna wraps SQLAlchemy's errors in StorageInternalError, and its tell
+    can bury one under an error of its own cleanup: the chain tells them apart."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sqlalchemy.exc.DBAPIError) and current.connection_invalidated:
+            return current
+        if isinstance(current, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def storage_unreachable(err: BaseException) -> bool:
+    return connection_error_in(err) is not None
+
+
+class BeatingRDBStorage(optuna.storages.RDBStorage):
+    """An RDB storage whose heartbeat survives the database going away for a while.
+
+    Why: Optuna's heartbeat thread ends at its first exception, so one beat that hits a
+    database restart silences a live trial for good, and GRACE_S later another worker fails it
+    as stale while its worker still trains it (found by the chaos soak). A beat that cannot be
+    written is skipped; the next one, HEARTBEAT_S later, tries again."""
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        try:
+            super().record_heartbeat(trial_id)
+        except Exception as err:
+            if not storage_unreachable(err):
+                raise
 
 
 def begin_immediate(engine: sqlalchemy.engine.Engine) -> None:
@@ -126,6 +167,33 @@ def fail_dead_local_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial
             close_child_run(study, trial)
             reaped.append(trial)
     return reaped
+
+
+def failures(study: optuna.Study) -> int:
+    """FAIL trials that count as failures: not the surplus ones (see `claim_budget`)."""
+    failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+    return sum(1 for t in failed if SURPLUS_ATTR not in t.user_attrs)
+
+
+class SurplusTrial(Exception):
+    """This trial was asked for after the budget was taken."""
+
+
+def claim_budget(trial: optuna.Trial, n_trials: int) -> None:
+    """End a trial that the budget has no room for, before it trains or opens a run.
+
+    Why: Optuna's `ask` is no claim. Near the end of a study two workers can both read "one
+    trial left" and both ask, so n_trials + 1 trials would finish (the chaos soak's 4 workers
+    did). Trial numbers are handed out in order by the storage, so the earlier number wins: a
+    trial with n_trials complete, pruned or running trials numbered before it is surplus, and
+    ends as FAIL marked `zoo.surplus`, which no failure budget counts."""
+    earlier = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED,
+                                                            TrialState.RUNNING))
+    if sum(1 for t in earlier if t.number < trial.number) >= n_trials:
+        reason = f"surplus: the other workers hold the last of the {n_trials} trials"
+        trial.set_user_attr(SURPLUS_ATTR, True)
+        trial.set_user_attr("fail_reason", reason)
+        raise SurplusTrial(reason)
 
 
 def counts(study: optuna.Study) -> dict[str, int]:

@@ -11,11 +11,12 @@ from typing import Any
 import mlflow
 import optuna
 from lightning.pytorch.callbacks import Callback
-from optuna_integration import PyTorchLightningPruningCallback
 
 from zoo.config import compose_config
 from zoo.secrets import mask
 from zoo.sweeps.orchestration.objective import ChildRunObjective, Point
+from zoo.sweeps.orchestration.storage import claim_budget
+from zoo.sweeps.search.pruning import ValidationPruning
 from zoo.sweeps.search.space import suggest, to_overrides
 from zoo.sweeps.search.spec import SweepSpec
 from zoo.training.pipeline import run_training
@@ -55,6 +56,7 @@ class TrialObjective(ChildRunObjective):
                 "zoo.sweep": self.spec.name}
 
     def choose(self, trial: optuna.Trial) -> Point:
+        claim_budget(trial, self.spec.n_trials)
         chosen = suggest(trial, self.spec.search_space)
         return Point(self.overrides(trial, chosen), trial_run_name(self.spec.study_name, trial.number),
                      self.tags(trial.number))
@@ -62,7 +64,7 @@ class TrialObjective(ChildRunObjective):
     def callbacks(self, trial: optuna.Trial) -> Sequence[Callback]:
         if self.spec.multi_objective:  # Optuna prunes single-objective studies only
             return ()
-        return (PyTorchLightningPruningCallback(trial, monitor=self.spec.objectives[0].metric),)
+        return (ValidationPruning(trial, monitor=self.spec.objectives[0].metric),)
 
     def values(self, result: TrainResult) -> float | list[float]:
         if result.best_value is None:

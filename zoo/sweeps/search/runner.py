@@ -18,8 +18,8 @@ from optuna.trial import TrialState
 from zoo.config import flatten
 from zoo.secrets import mask
 from zoo.sweeps.orchestration.loop import eta_seconds, format_eta, launch, work
-from zoo.sweeps.orchestration.runs import joined_parent_run, open_parent_run
-from zoo.sweeps.orchestration.storage import counts, fail_dead_local_trials, masked, open_storage, storage_url
+from zoo.sweeps.orchestration.runs import close_open_children, joined_parent_run, open_parent_run
+from zoo.sweeps.orchestration.storage import counts, fail_dead_local_trials, failures, masked, open_storage, storage_url
 from zoo.sweeps.orchestration.workers import apply_worker_threads, quiet_libraries
 from zoo.sweeps.search.check import check_against_config
 from zoo.sweeps.search.objective import TrialObjective
@@ -74,7 +74,7 @@ def _progress(spec: SweepSpec):
         done = c["COMPLETE"] + c["PRUNED"]
         eta = eta_seconds(durations, spec.n_trials - done, spec.workers)
         print(trial_line(trial.number, trial.state.name, value, params, trial.user_attrs.get("epochs", "-"),
-                         trial.user_attrs.get("seconds", "-"), done, spec.n_trials, c["FAIL"],
+                         trial.user_attrs.get("seconds", "-"), done, spec.n_trials, failures(study),
                          _best_so_far(study, names), eta), flush=True)
 
     return callback
@@ -85,10 +85,10 @@ class FailureBudget:
 
     def __init__(self, study: optuna.Study, spec: SweepSpec) -> None:
         self.study, self.limit = study, spec.max_failures
-        self.before = counts(study)["FAIL"]
+        self.before = failures(study)
 
     def used(self) -> int:
-        return counts(self.study)["FAIL"] - self.before
+        return failures(self.study) - self.before
 
     def exceeded(self) -> bool:
         return self.used() > self.limit
@@ -180,6 +180,9 @@ class Search:
                   file=sys.stderr, flush=True)
         summary = log_report(self.client, self.parent, self.study, spec, masked(self.url), time.time() - self.start)
         finished = self.finished()
+        if finished:
+            for run_id in close_open_children(self.client, self.parent):
+                print(f"closed child run {run_id}: it was left RUNNING by a worker that stopped", flush=True)
         if register:
             self._hand_over(summary, finished and not stopped)
         self.client.set_terminated(self.parent, "FAILED" if stopped else "FINISHED" if finished else "KILLED")
@@ -194,9 +197,10 @@ class Search:
         elif spec.registers and spec.multi_objective:
             print("multi-objective sweep: no single best trial to register; pick one from the Pareto front "
                   "(pareto_front.csv) and run `make register RUN_ID=<its mlflow_run_id>`", flush=True)
-        elif spec.registers and spec.confirm.enabled and not complete:
-            print("the search is not finished: rerun the command to continue; the winner is confirmed and "
-                  "registered once the trial budget is spent", flush=True)
+        elif spec.registers and not complete:
+            print("the search is not finished: rerun the command to continue; its winner is "
+                  f"{'confirmed and ' if spec.confirm.enabled else ''}registered once the trial budget is spent",
+                  flush=True)
         elif spec.registers and spec.confirm.enabled:
             confirm_and_register(self.study, spec, self.client, self.cfg, self.parent, self.storage, summary)
         elif spec.registers:
