@@ -79,13 +79,15 @@ def test_make_zoo_bad_arguments_say_what_is_allowed(argv: list[str], message: st
     assert message in one_error_line(main, argv, capsys)
 
 
-def test_zoo_over_seeds_registers_seed0_with_statistics_and_an_ensemble_row(base_overrides, tmp_path: Path) -> None:
+def test_zoo_over_seeds_registers_seed0_with_statistics_and_an_ensemble_row(base_overrides, tmp_path: Path,
+                                                                          capfd: pytest.CaptureFixture[str]) -> None:
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     overrides = [*(o for o in base_overrides if not o.startswith("logger.")), f"logger.tracking_uri={uri}",
                  f"logger.artifact_root={tmp_path}/mlartifacts", "debug=smoke", "model.hidden_size=8",
                  "model.embedding_dim=8"]
     storage = open_storage(f"sqlite:///{tmp_path}/optuna.db")
     entry = benchmark_recipe("trec_lstm", [0, 1], storage, overrides)
+    assert "Trial 0 finished" not in capfd.readouterr().err  # one line per seed run, not Optuna's INFO log too
     client = mlflow.MlflowClient(uri)
     version = client.get_model_version(entry.name, entry.version)
     assert version.tags["seed"] == "0" and version.tags["n_seeds"] == "2"  # the seed-0 model stands for the recipe

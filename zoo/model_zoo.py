@@ -28,6 +28,7 @@ from zoo.sweeps.benchmark.arms import Arm
 from zoo.sweeps.benchmark.replicates import run_arms
 from zoo.sweeps.benchmark.run import OPTIONS, parse_seeds, recipes, report
 from zoo.sweeps.orchestration.storage import open_storage, storage_url
+from zoo.sweeps.orchestration.workers import quiet_libraries
 from zoo.training.pipeline import run_training
 
 
@@ -47,6 +48,7 @@ def benchmark_recipe(recipe: str, seeds: list[int], storage: optuna.storages.Bas
     """Train a recipe once per seed (resumable), register its lowest-seed run tagged with the
     seed statistics, promote on the seed mean."""
     print(f"== {recipe} over seeds {seeds}", flush=True)
+    quiet_libraries()  # our one line per seed run instead of Optuna's "[I ...] Trial 0 finished" lines
     arm = Arm(recipe, [f"experiment={recipe}", *overrides], seeds, recipe=recipe)
     result = run_arms([arm], storage)[0]
     print(report(result), flush=True)
