@@ -161,3 +161,17 @@ def test_a_signal_after_training_closes_the_run_as_killed(tmp_path, monkeypatch)
     run = client.get_run(trial.user_attrs["mlflow_run_id"])
     assert trial.state == TrialState.FAIL
     assert (run.info.status, run.data.tags["optuna.state"]) == ("KILLED", "FAIL")
+
+
+def test_a_trial_whose_worker_died_before_naming_itself_is_failed(tmp_path, monkeypatch) -> None:
+    # killed between Optuna's ask and its first heartbeat: no `worker` attribute, no heartbeat
+    # row, so neither the host check nor Optuna's stale-trial check would ever fail it
+    study = optuna.create_study(storage=open_storage(f"sqlite:///{tmp_path}/o.db"))
+    orphan = study.ask()
+    live = study.ask()
+    live.set_user_attr("worker", storage.worker_id())  # this process: alive
+    assert storage.fail_dead_local_trials(study) == []  # too young to judge
+    monkeypatch.setattr(storage, "GRACE_S", -1)
+    reaped = storage.fail_dead_local_trials(study)
+    assert [t.number for t in reaped] == [orphan.number]
+    assert [t.state for t in study.trials] == [TrialState.FAIL, TrialState.RUNNING]

@@ -171,7 +171,7 @@ class Replicates:
             name_metrics(self.study, [f"best {cfg.task.monitor}"])
         for trial in fail_dead_local_trials(self.study):
             print(f"[{arm.name}] {point_label(trial.params or {'seed': -1})}: its worker "
-                  f"{trial.user_attrs.get('worker')} died; it runs again", flush=True)
+                  f"{trial.user_attrs.get('worker', '(unnamed)')} died; it runs again", flush=True)
         if role == "launcher":
             self.study.set_user_attr("mlflow_tracking_uri", tracking_uri)
             self.parent_run_id = self._parent_run(experiment_id, nested_under)

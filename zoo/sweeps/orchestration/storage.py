@@ -4,6 +4,7 @@ its MLflow run, SQLite's write lock, and the study's MLflow parent run."""
 
 from __future__ import annotations
 
+import datetime
 import os
 import socket
 import warnings
@@ -155,14 +156,21 @@ def worker_id() -> str:
 
 
 def fail_dead_local_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    """Fail RUNNING trials whose worker ran on this host and is gone (a SIGKILL, a crash).
-    Trials of workers on other hosts are failed by Optuna's heartbeat after GRACE_S."""
+    """Fail RUNNING trials whose worker ran on this host and is gone (a SIGKILL, a crash), and
+    trials that never named a worker although GRACE_S has passed since they began: a worker
+    names itself first thing, so such a trial's worker died between Optuna's `ask` and its
+    first heartbeat, and neither this check nor the heartbeat would ever fail it. Trials of
+    workers on other hosts are failed by Optuna's heartbeat after GRACE_S."""
     host = socket.gethostname()
     reaped = []
+    now = datetime.datetime.now()
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = str(trial.user_attrs.get("worker", ""))
         worker_host, _, pid = worker.rpartition(":")
-        if worker_host == host and pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+        dead_here = worker_host == host and pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid))
+        nameless = not worker and trial.datetime_start is not None and (
+            now - trial.datetime_start).total_seconds() > GRACE_S
+        if dead_here or nameless:
             study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
             close_child_run(study, trial)
             reaped.append(trial)

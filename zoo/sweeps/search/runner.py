@@ -131,7 +131,8 @@ class Search:
                                             f"`python -m zoo.sweep sweep={spec.name}` once (it creates the MLflow "
                                             "parent run), then add workers")
         for trial in fail_dead_local_trials(self.study):
-            print(f"[trial {trial.number:>3}] FAIL     its worker {trial.user_attrs.get('worker')} died", flush=True)
+            worker = trial.user_attrs.get("worker", "(unnamed)")
+            print(f"[trial {trial.number:>3}] FAIL     its worker {worker} died", flush=True)
         self.failures = FailureBudget(self.study, spec)
         output_root = Path(self.cfg.paths.log_dir) / "sweeps" / spec.study_name
         self.objective = TrialObjective(spec, self.parent, self.cfg.logger.tracking_uri, experiment_id, output_root)
