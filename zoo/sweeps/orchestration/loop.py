@@ -12,7 +12,7 @@ from typing import Protocol
 import optuna
 
 from zoo.errors import ZooError
-from zoo.sweeps.orchestration.storage import OUTAGE_S, connection_error_in, storage_unreachable
+from zoo.sweeps.orchestration.storage import OUTAGE_S, database_reason, storage_unreachable
 from zoo.sweeps.orchestration.workers import spawn_workers
 from zoo.training.callbacks import format_duration
 
@@ -46,23 +46,16 @@ def work(study: optuna.Study, objective: Callable[[optuna.Trial], object], progr
             failed_writes += reached
             if failed_writes >= MAX_FAILED_WRITES:
                 raise ZooError(f"the Optuna storage answers but failed {failed_writes} trials in a row "
-                               f"({_first_line(err)}); fix the database and rerun the command: the study resumes"
+                               f"({database_reason(err)}); fix the database and rerun the command: the study resumes"
                                ) from None
             if outage_since is None:
                 outage_since = time.time()
-                print(f"the Optuna storage is unreachable ({_first_line(err)}); waiting up to {OUTAGE_S} s for it",
+                print(f"the Optuna storage is unreachable ({database_reason(err)}); waiting up to {OUTAGE_S} s for it",
                       flush=True)
             elif time.time() - outage_since > OUTAGE_S:
-                raise ZooError(f"the Optuna storage was unreachable for {OUTAGE_S} s ({_first_line(err)}); start "
+                raise ZooError(f"the Optuna storage was unreachable for {OUTAGE_S} s ({database_reason(err)}); start "
                                "the database again and rerun the command: the study resumes") from None
             time.sleep(retry_s)
-
-
-def _first_line(err: BaseException) -> str:
-    """The database's own words, from the connection error in the chain."""
-    cause = connection_error_in(err) or err
-    text = str(getattr(cause, "orig", None) or cause).strip().splitlines()
-    return text[0] if text else type(cause).__name__
 
 
 class Job(Protocol):

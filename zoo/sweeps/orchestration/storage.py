@@ -61,9 +61,7 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
             begin_immediate(storage.engine)
         return storage
     except Exception as err:  # noqa: BLE001 - driver errors vary; all mean "cannot use this storage"
-        cause = connection_error_in(err) or err  # the database's words, not Optuna's "invalid data" wrapper
-        cause = getattr(cause, "orig", None) or cause
-        reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        reason = database_reason(err)
         if isinstance(err, ModuleNotFoundError):  # the URL is fine; its database driver is not installed
             raise ConfigError(f"cannot open the Optuna storage {masked(url)}: its database driver is not "
                               f"installed ({reason}); run `pip install {err.name}` or `make install`") from None
@@ -92,6 +90,15 @@ def connection_error_in(err: BaseException) -> BaseException | None:
 
 def storage_unreachable(err: BaseException) -> bool:
     return connection_error_in(err) is not None
+
+
+def database_reason(err: BaseException) -> str:
+    """One line in the database's own words: its connection error if the chain holds one (not
+    Optuna's "invalid data in the commit" wrapper around it), else `err`'s first line."""
+    cause = connection_error_in(err) or err
+    cause = getattr(cause, "orig", None) or cause
+    text = str(cause).strip().splitlines()
+    return text[0] if text else type(cause).__name__
 
 
 class BeatingRDBStorage(optuna.storages.RDBStorage):
