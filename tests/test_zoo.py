@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 
 from zoo.model_zoo import benchmark_recipe, main, recipes, train_recipe, write_leaderboard
 from zoo.registry.ensemble import register_ensemble
+from zoo.registry.leaderboard import Row, load_rows, markdown, merge, save_rows
 from zoo.sweeps.orchestration.storage import open_storage
 from zoo.training.builders import check_config
 
@@ -104,3 +105,33 @@ def test_zoo_over_seeds_registers_seed0_with_statistics_and_an_ensemble_row(base
     std = float(version.tags["test_acc_std"])
     assert "| trec_lstm | classification |" in board and f"± {std:.4f} (2)" in board
     assert "| trec_lstm (ensemble of 2) |" in board
+
+
+def _row(recipe: str, value: float, measured: str, ensemble: bool = False) -> Row:
+    return Row(recipe=recipe, task="classification", dataset="trec", encoder="lstm", depth=1, width=8, params=100,
+               metric="test/acc", value=value, best_val=value, reference="ref", reference_value=90.0, minutes=1.0,
+               uri=f"models:/trec-classification/{len(recipe)}", aliases=["champion"], std=0.01, n=3,
+               ensemble=ensemble, measured=measured)
+
+
+def test_leaderboard_keeps_earlier_rows_of_recipes_the_store_does_not_hold(tmp_path: Path) -> None:
+    """`make zoo only=...` into a fresh store: the other recipes' rows stay, marked with where and
+    when they were measured; rows of recipes gone from conf/experiment are dropped."""
+    earlier = [_row("trec_lstm", 0.88, "2026-11-29"), _row("trec_lstm", 0.90, "2026-11-29", ensemble=True),
+               _row("trec_cnn", 0.88, "2026-11-29"), _row("imdb_gone", 0.5, "2026-11-01")]
+    save_rows(earlier, tmp_path / "docs" / "zoo.json")
+    assert load_rows(tmp_path / "docs" / "zoo.json") == earlier  # the file round-trips
+
+    table = merge([_row("trec_cnn", 0.913, "2026-12-06")], load_rows(tmp_path / "docs" / "zoo.json"), recipes())
+    assert [(r.label, r.value, r.kept) for r in table] == [
+        ("trec_cnn", 0.913, False), ("trec_lstm", 0.88, True), ("trec_lstm (ensemble of 3)", 0.90, True)]
+    assert table[1].aliases == []  # an alias names a version of another registry: not shown as if current
+    board = markdown(table)
+    assert "| `models:/trec-classification/8` (champion) |" in board  # this store's row, as before
+    assert "| earlier store, 2026-11-29 (`models:/trec-classification/9` there) |" in board
+    assert "kept, as measured on that" in board
+
+    written = write_leaderboard(f"sqlite:///{tmp_path}/mlflow.db", tmp_path)  # an empty store keeps them all
+    assert [r.recipe for r in written] == ["trec_cnn", "trec_lstm", "trec_lstm"] and all(r.kept for r in written)
+    assert (tmp_path / "docs" / "zoo.png").stat().st_size > 10_000
+    assert load_rows(tmp_path / "docs" / "zoo.json") == written

@@ -4,7 +4,8 @@
 Trains every recipe in `conf/experiment/` with its fixed seed (or, with seeds=N, once per
 seed 0..N-1 as a benchmark), registers each recipe's run (the seed-0 run, tagged with the
 seed statistics), sets `challenger` and promotes to `champion` on merit (the seed mean when
-there is one), and writes the leaderboard `ZOO.md` and `docs/zoo.png` from the registry."""
+there is one), and writes the leaderboard `ZOO.md` and `docs/zoo.png` from the registry
+(recipes this store does not hold keep their rows from the previous table, marked so)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from zoo.config import compose_config
 from zoo.errors import ZooError
 from zoo.paths import PROJECT_ROOT
 from zoo.registry.gate import promote, stats_tags
-from zoo.registry.leaderboard import Row, markdown, plot, rows
+from zoo.registry.leaderboard import Row, load_rows, markdown, merge, plot, rows, save_rows
 from zoo.registry.loading import default_tracking_uri
 from zoo.registry.versions import Registered, register_run
 from zoo.sweeps.benchmark.arms import Arm
@@ -63,10 +64,13 @@ def benchmark_recipe(recipe: str, seeds: list[int], storage: optuna.storages.Bas
 
 
 def write_leaderboard(tracking_uri: str, root: Path = PROJECT_ROOT) -> list[Row]:
-    """`ZOO.md` and `docs/zoo.png` under `root`, from the newest version of each recipe."""
-    table = rows(tracking_uri, recipes())
+    """`ZOO.md`, `docs/zoo.png` and `docs/zoo.json` under `root`, from the newest version of each
+    recipe in the registry, and the earlier rows of `docs/zoo.json` for recipes it does not hold."""
+    rows_file = root / "docs" / "zoo.json"
+    table = merge(rows(tracking_uri, recipes()), load_rows(rows_file), recipes())
     (root / "ZOO.md").write_text(markdown(table))
     plot(table, root / "docs" / "zoo.png")
+    save_rows(table, rows_file)
     return table
 
 

@@ -1,9 +1,17 @@
 """The zoo's leaderboard: one row per recipe, read back from the registry (so the table, the
-registry and the MLflow UI cannot disagree), written as markdown plus one comparison plot."""
+registry and the MLflow UI cannot disagree), written as markdown plus one comparison plot.
+
+The rows are also saved as JSON (`docs/zoo.json`). A `make zoo only=...` that retrains some
+recipes into a fresh store keeps the earlier rows of the others from that file, marked with
+the date and store they were measured in, so the table and the figure always show every
+recipe, and nothing measured is copied into them by hand."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import matplotlib
@@ -37,6 +45,19 @@ class Row:
     std: float | None = None  # over seeds; None for a single run
     n: int = 1
     ensemble: bool = False
+    measured: str = ""  # the UTC date the registered run ended
+    kept: bool = False  # from an earlier leaderboard: not in the registry this one was written from
+
+    @property
+    def key(self) -> tuple[str, bool]:
+        return self.recipe, self.ensemble
+
+    @property
+    def registry(self) -> str:
+        if self.kept:
+            return f"earlier store, {self.measured}" + (f" (`{self.uri}` there)" if self.uri else "")
+        aliases = f" ({', '.join(self.aliases)})" if self.aliases else ""
+        return f"`{self.uri}`{aliases}"
 
     @property
     def label(self) -> str:
@@ -67,6 +88,7 @@ def _row(client: mlflow.MlflowClient, recipe: str, newest) -> Row:
         minutes=(run.info.end_time - run.info.start_time) / 60000, uri=f"models:/{version.name}/{version.version}",
         aliases=sorted(version.aliases), std=float(tags[f"{key}_std"]) if seeds else None,
         n=int(tags.get("n_members" if ensemble else "n_seeds", "1")), ensemble=ensemble,
+        measured=datetime.fromtimestamp(run.info.end_time / 1000, UTC).date().isoformat(),
     )
 
 
@@ -83,6 +105,30 @@ def rows(tracking_uri: str, recipes: list[str]) -> list[Row]:
     return found
 
 
+def save_rows(table: Sequence[Row], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([asdict(r) for r in table], indent=1, ensure_ascii=False) + "\n")
+
+
+def load_rows(path: Path) -> list[Row]:
+    """The rows a previous leaderboard saved; none when there is no such file."""
+    if not path.exists():
+        return []
+    names = {f.name for f in fields(Row)}
+    return [Row(**{k: v for k, v in raw.items() if k in names}) for raw in json.loads(path.read_text())]
+
+
+def merge(fresh: Sequence[Row], earlier: Sequence[Row], recipes: Sequence[str]) -> list[Row]:
+    """The registry's rows, and the earlier rows of recipes it does not hold (still in
+    `recipes`), marked as kept; in recipe order, each recipe's seed ensemble after it."""
+    table = {r.key: r for r in fresh}
+    for row in earlier:
+        if row.recipe in recipes and row.key not in table:
+            table[row.key] = replace(row, kept=True, aliases=[])
+    order = {recipe: i for i, recipe in enumerate(recipes)}
+    return sorted(table.values(), key=lambda r: (order[r.recipe], r.ensemble))
+
+
 def markdown(table: list[Row]) -> str:
     lines = [
         "# lstm-zoo leaderboard",
@@ -93,15 +139,19 @@ def markdown(table: list[Row]) -> str:
         "reference reports). A figure `mean ± std (n)` is over n seeds (`make zoo SEEDS=n`); the",
         "registry holds the seed-0 model of each recipe, tagged with those statistics. An",
         "`(ensemble of n)` row is one model averaging the class probabilities of the n seed models.",
+        *([
+            "A row whose registry cell reads `earlier store, <date>` was not retrained by the `make zoo`",
+            "that wrote this table (its `only=` named other recipes): it is kept, as measured on that",
+            "date in another registry, from `docs/zoo.json`, the rows the previous table was written from.",
+        ] if any(r.kept for r in table) else []),
         "",
         "| recipe | task | dataset | encoder | depth | width | parameters | test metric | best val | "
         "published reference | training time | registry |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in table:
-        aliases = f" ({', '.join(r.aliases)})" if r.aliases else ""
         lines.append(f"| {r.label} | {r.task} | {r.dataset} | {r.encoder} | {r.depth} | {r.width} | {r.params:,} | "
-                     f"{r.figure()} | {r.best_val:.4f} | {r.reference} | {r.minutes:.1f} min | `{r.uri}`{aliases} |")
+                     f"{r.figure()} | {r.best_val:.4f} | {r.reference} | {r.minutes:.1f} min | {r.registry} |")
     lines += ["", "![test metric per recipe against the published reference](docs/zoo.png)", ""]
     return "\n".join(lines)
 
