@@ -102,11 +102,11 @@ register: ## register a run (RUN_ID=) or a benchmark's seed ensemble (ENSEMBLE=<
 promote: ## make a version champion if it beats the current one: make promote NAME=sst2-sentiment VERSION=3
 	$(PY) -m zoo.promote model=$(NAME) version=$(VERSION)
 
-serve: ## REST server for a registered model: make serve MODEL=models:/sst2-sentiment@champion [SERVE_WORKERS=1]
-	$(PY) -m zoo.serve model="$(MODEL)" host=$(HOST) port=$(SERVE_PORT) workers=$(or $(SERVE_WORKERS),1)
+serve: ## REST server for a registered model: make serve MODEL=models:/sst2-sentiment@champion [SERVE_WORKERS=1] [SERVE_THREADS=1]
+	$(PY) -m zoo.serve model="$(MODEL)" host=$(HOST) port=$(SERVE_PORT) workers=$(or $(SERVE_WORKERS),1) $(if $(SERVE_THREADS),threads=$(SERVE_THREADS))
 
-load: ## bounded load test of zoo-serve (8/32/64 clients, 60 s each, loopback): make load MODEL=models:/trec-classification@champion [WORKERS=1,2]
-	$(PY) scripts/load_test.py model="$(MODEL)" $(if $(WORKERS),workers=$(WORKERS)) $(ARGS)
+load: ## bounded load test of zoo-serve (8/32/64 clients, 60 s each, loopback): make load MODEL=models:/trec-classification@champion [WORKERS=1,2] [THREADS=1,2]
+	$(PY) scripts/load_test.py model="$(MODEL)" $(if $(WORKERS),workers=$(WORKERS)) $(if $(THREADS),threads=$(THREADS)) $(ARGS)
 
 zoo: data ## train every conf/experiment recipe (SEEDS=3: over seeds), register each, write ZOO.md + docs/zoo.png
 	$(PY) -m zoo.model_zoo $(if $(SEEDS),seeds=$(SEEDS)) $(ARGS)

@@ -193,6 +193,8 @@ def test_serve_checks_the_model_first(mlflow_client, tracking_uri: str, capsys: 
     assert "model='' must look like models:/<name>@<alias>" in err
     err = _tool_error(serve, ["model=models:/no-such-model@champion", f"tracking_uri={tracking_uri}"], capsys)
     assert "no registered model 'no-such-model'" in err
+    err = _tool_error(serve, ["model=models:/no-such-model@champion", "threads=0"], capsys)
+    assert "invalid threads= value: 0 is not in the range 1<=x<=256" in err
 
 
 def test_a_loss_that_never_decreases_is_reported(capsys: pytest.CaptureFixture[str]) -> None:

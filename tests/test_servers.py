@@ -9,15 +9,20 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import mlflow
+import mlflow.pyfunc
 import pandas as pd
 import pytest
 from helpers.servers import free_port, running, serving
+from mlflow.pyfunc import scoring_server
 
 from zoo.config import compose_config
 from zoo.predict import predict_records
+from zoo.registry.batching import plain_texts
 from zoo.registry.loading import load_registered
 from zoo.registry.versions import register_run
 from zoo.training.pipeline import run_training
@@ -45,6 +50,13 @@ def test_train_register_and_load_through_a_tracking_server(base_overrides, tmp_p
     assert any((tmp_path / "artifacts").rglob("bundle.pt"))  # artifacts went through the server
 
 
+def _post(url: str, payload: dict[str, Any]) -> list[int]:
+    request = urllib.request.Request(f"{url}/invocations", data=json.dumps(payload).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return [row["label"] for row in json.loads(response.read())["predictions"]]
+
+
 def test_served_model_answers_like_zoo_predict(base_overrides, tracking_uri, tmp_path: Path) -> None:
     run = run_training(compose_config([*base_overrides, "task=sentiment", *SMALL, "seed=3"]))
     entry = register_run(run.run_id, tracking_uri, alias="serving")
@@ -62,6 +74,20 @@ def test_served_model_answers_like_zoo_predict(base_overrides, tracking_uri, tmp
             with urllib.request.urlopen(request, timeout=60) as response:
                 answer = json.loads(response.read())["predictions"]
             assert [{"text": t, **row} for t, row in zip(texts, answer, strict=True)] == expected
+        # the batching lane answers a plain request with the very bytes MLflow's app would send
+        pyfunc = mlflow.pyfunc.load_model(model_uri)
+        for payload in ({"inputs": {"text": texts}}, {"dataframe_records": [{"text": t} for t in texts]}):
+            body = json.dumps(payload).encode()
+            assert plain_texts(body) == texts
+            mlflow_answer = scoring_server.invocations(body, "application/json", pyfunc,
+                                                       pyfunc.metadata.get_input_schema()).response
+            request = urllib.request.Request(f"{url}/invocations", data=body,
+                                             headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=60) as response:
+                assert response.read() == mlflow_answer.encode()
+        with ThreadPoolExecutor(8) as pool:  # concurrent clients, batched together, each gets its own answer
+            answers = list(pool.map(lambda i: _post(url, {"inputs": {"text": [texts[i % 2]] * (i + 1)}}), range(16)))
+        assert all(a == [expected[i % 2]["label"]] * (i + 1) for i, a in enumerate(answers))
         empty = {"dataframe_split": {"columns": ["text"], "data": []}}
         request = urllib.request.Request(f"{url}/invocations", data=json.dumps(empty).encode(),
                                          headers={"Content-Type": "application/json"})

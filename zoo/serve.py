@@ -14,6 +14,8 @@ import click
 from zoo.cli import MODEL_URI, ZooCommand
 from zoo.registry.loading import check_registered
 
+DEFAULT_THREADS = 1  # measured on 2 cores: see docs/registry-and-serving.md#load
+
 
 @click.command("zoo-serve", cls=ZooCommand)
 @click.option("--model", required=True, metavar=MODEL_URI, help="Registered model to serve.")
@@ -22,17 +24,20 @@ from zoo.registry.loading import check_registered
 @click.option("--tracking-uri", metavar="URI", help="MLflow store (default: as zoo-train).")
 @click.option("--workers", type=click.IntRange(1, 64), default=1,
               help="Server processes, each with its own copy of the model.")
-def main(model: str, host: str, port: int, tracking_uri: str | None, workers: int) -> int:
+@click.option("--threads", type=click.IntRange(1, 256), default=DEFAULT_THREADS, show_default=True,
+              help="Torch threads per worker (the network's matrix products; the event loop needs a core too).")
+def main(model: str, host: str, port: int, tracking_uri: str | None, workers: int, threads: int) -> int:
     """Serve a registered model over REST (MLflow's scoring server, local environment).
 
     \b
     zoo-serve model=models:/sst2-sentiment@champion port=5001
     """
-    from zoo.registry.serving import MODEL_ENV
+    from zoo.registry.serving import MODEL_ENV, THREADS_ENV
 
     store = check_registered(model, tracking_uri)
     os.environ["MLFLOW_TRACKING_URI"] = store
     os.environ[MODEL_ENV] = model
+    os.environ[THREADS_ENV] = str(threads)
     os.execv(sys.executable, [sys.executable, "-m", "uvicorn", "--factory", "zoo.registry.serving:create_app",
                               "--host", host, "--port", str(port), "--workers", str(workers)])
 

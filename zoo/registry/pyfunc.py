@@ -76,9 +76,16 @@ class ZooTextModel(PythonModel):
                 params: dict[str, Any] | None = None) -> pd.DataFrame:
         """`pd.DataFrame` is the one hint MLflow infers no schema from, so the logged signature
         (a string column `text`) stays in charge of what reaches this method."""
-        texts = texts_from(model_input)
+        return pd.DataFrame(self.columns(texts_from(model_input), params))
+
+    def columns(self, texts: list[str], params: dict[str, Any] | None = None) -> dict[str, list]:
+        """The output columns for checked texts: what `predict` returns, without the DataFrames."""
         try:
-            columns = self.kind.predict(self.model, texts, {**(self.kind.params or {}), **(params or {})})
+            return self.kind.predict(self.model, texts, {**(self.kind.params or {}), **(params or {})})
         except InputError as err:  # served as HTTP 400, not a stack trace
             raise ModelInputError(str(err)) from None
-        return pd.DataFrame(columns)
+
+    def records(self, texts: list[str]) -> list[dict[str, Any]]:
+        """One record per text with the default params: what the server's batching lane sends."""
+        columns = self.columns(texts)
+        return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]

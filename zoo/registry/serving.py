@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 MODEL_ENV = "ZOO_SERVE_MODEL"  # the registered model's URI, set by zoo-serve for each worker
+THREADS_ENV = "ZOO_SERVE_THREADS"  # torch threads per worker, set by zoo-serve (threads=)
 log = logging.getLogger("zoo.serve")
 
 
@@ -42,13 +43,20 @@ def refused_body(body: bytes) -> bytes | None:
 
 
 def create_app() -> Any:
-    """uvicorn's app factory (`--factory`): load the model named by ZOO_SERVE_MODEL, serve it."""
+    """uvicorn's app factory (`--factory`): load the model named by ZOO_SERVE_MODEL, serve it;
+    a classifier's plain requests through the batching lane (zoo.registry.batching)."""
     import mlflow.pyfunc
+    import torch
     from mlflow.pyfunc import scoring_server
     from starlette.requests import Request
     from starlette.responses import Response
 
-    app = scoring_server.init(mlflow.pyfunc.load_model(os.environ[MODEL_ENV]))
+    from zoo.registry.batching import BatchingLane
+
+    if os.environ.get(THREADS_ENV):
+        torch.set_num_threads(int(os.environ[THREADS_ENV]))
+    model = mlflow.pyfunc.load_model(os.environ[MODEL_ENV])
+    app = scoring_server.init(model)
 
     @app.middleware("http")
     async def one_line_refusals(request: Request, call_next: Any) -> Any:
@@ -61,4 +69,10 @@ def create_app() -> Any:
         return Response(replaced if replaced is not None else body, status_code=response.status_code,
                         headers=headers, media_type=response.media_type)
 
+    # duck-typed: the model runs the `zoo` code it was logged with; a version logged before the
+    # lane existed has no `records` and is served by MLflow's app alone
+    python_model = model.unwrap_python_model()
+    records = getattr(python_model, "records", None)
+    if callable(records) and not python_model.kind.generates:
+        return BatchingLane(app, records)
     return app
