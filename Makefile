@@ -37,7 +37,7 @@ FOLDS ?=
 VERSION ?= challenger
 SERVE_PORT ?= 5001
 
-.PHONY: help install test test-slow fuzz soak load ui-screenshots lint docs data train sweep study compare benchmark register promote serve zoo reproduce explain throughput bench ui services services-stop clean
+.PHONY: help install test test-slow spark fuzz soak load ui-screenshots lint docs data train sweep study compare benchmark register promote serve zoo reproduce explain throughput bench ui services services-stop clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -54,8 +54,12 @@ test: ## check the layer contract (import-linter), build the docs (mkdocs --stri
 	$(VENV)/bin/mkdocs build --strict --site-dir site
 	$(PY) -m pytest -q
 
-test-slow: ## run the long end-to-end tests too (full recipes)
+test-slow: spark ## run the long end-to-end tests too (full recipes, Spark scoring in local mode)
 	$(PY) -m pytest -q -m slow
+
+spark: ## PySpark (the [spark] extra) for zoo-spark-score, and a Java runtime from the system packages if there is none
+	@command -v java >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get install -y -qq openjdk-17-jre-headless; } || { echo "error: Spark needs a Java runtime 17+: install openjdk-17-jre-headless" >&2; exit 2; }
+	$(PY) -m pip install --quiet -e ".[dev,spark]"
 
 fuzz: ## property-based fuzzing, long profile (>= 10,000 cases; make test runs the short one): prints the case count
 	ZOO_FUZZ=long $(PY) -m pytest -q tests/test_fuzz.py

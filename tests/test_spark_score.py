@@ -1,0 +1,81 @@
+"""zoo-spark-score: a registered classifier scores a Spark DataFrame through
+`mlflow.pyfunc.spark_udf` with the same predictions as zoo-predict (Spark in local mode; `make
+test-slow` installs PySpark and finds a Java runtime first), and its mistakes are one line."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from helpers.tool_errors import one_error_line
+
+from zoo import predict, spark_score
+from zoo.config import compose_config
+from zoo.registry.versions import register_run
+from zoo.training.pipeline import run_training
+
+ROWS = 100_000
+
+
+@pytest.fixture
+def classifier(base_overrides, tracking_uri: str) -> str:
+    run = run_training(compose_config([*base_overrides, "task=sentiment", "debug=smoke", "model.hidden_size=16",
+                                       "model.embedding_dim=8", "seed=5"]))
+    entry = register_run(run.run_id, tracking_uri, alias="spark")
+    return f"models:/{entry.name}@spark"
+
+
+@pytest.mark.slow  # Spark's JVM and 100,000 rows: make test-slow
+def test_spark_scores_100k_rows_as_zoo_predict_does(classifier: str, shared_data: Path, tracking_uri: str,
+                                                   tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("pyspark", reason="PySpark is not installed: make spark (make test-slow runs it first)")
+    sentences = pd.read_csv(shared_data / "sst2" / "train.tsv", sep="\t")["content"].tolist()
+    texts = tmp_path / "texts.txt"
+    texts.write_text("".join(f"{t}\n" for t in itertools.islice(itertools.cycle(sentences), ROWS)))
+    expected = tmp_path / "expected.jsonl"
+    assert predict.main([f"model={classifier}", f"file={texts}", f"output={expected}",
+                         f"tracking_uri={tracking_uri}"]) == 0
+    scored = tmp_path / "scored"
+    assert spark_score.main([f"model={classifier}", f"input={texts}", f"output={scored}", "master=local[2]",
+                             f"tracking_uri={tracking_uri}"]) == 0
+    assert f"scored {ROWS:,} rows" in capsys.readouterr().out
+    got = pd.read_parquet(scored)
+    assert list(got.columns) == ["text", "label", "label_name", "probabilities"] and len(got) == ROWS
+    want = [json.loads(line) for line in expected.read_text().splitlines()]
+
+    def key(row: dict) -> tuple:
+        return row["text"], row["label"], row["label_name"], tuple(row["probabilities"])
+
+    spark_rows = [{**r, "probabilities": list(r["probabilities"])} for r in got.to_dict(orient="records")]
+    assert sorted(map(key, spark_rows)) == sorted(map(key, want))  # every text, the same answer
+
+
+def test_spark_scoring_mistakes_are_one_line(classifier: str, tracking_uri: str, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    texts = tmp_path / "texts.txt"
+    texts.write_text("a gripping film\n")
+    args = [f"model={classifier}", f"tracking_uri={tracking_uri}"]
+    assert "input=nowhere.parquet does not exist" in one_error_line(
+        spark_score.main, [*args, "input=nowhere.parquet", f"output={tmp_path}/out"], capsys)
+    assert f"output={tmp_path} exists" in one_error_line(
+        spark_score.main, [*args, f"input={texts}", f"output={tmp_path}"], capsys)
+    assert "invalid env_manager= value" in one_error_line(
+        spark_score.main, [*args, f"input={texts}", f"output={tmp_path}/o", "env_manager=docker"], capsys)
+    assert "no registered model 'nothing'" in one_error_line(
+        spark_score.main, ["model=models:/nothing@champion", f"tracking_uri={tracking_uri}", f"input={texts}",
+                           f"output={tmp_path}/o"], capsys)
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # PySpark not installed
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)
+    err = one_error_line(spark_score.main, [*args, f"input={texts}", f"output={tmp_path}/o"], capsys)
+    assert "Spark scoring needs PySpark: pip install 'lstm-zoo[spark]' (or make spark)" in err
+
+
+@pytest.mark.parametrize(("path", "fmt"), [("t.parquet", "parquet"), ("t.csv", "csv"), ("t.txt", "text"),
+                                           ("t.jsonl", "json"), ("hdfs:///data/texts", "parquet")])
+def test_the_input_format_comes_from_the_suffix(path: str, fmt: str) -> None:
+    assert spark_score.guess_format(path) == fmt
