@@ -173,7 +173,7 @@ def _log(client: mlflow.MlflowClient, parent: str, table: Table, docs: Path | No
                 for c in table.contenders]
         client.log_text(parent, json.dumps(rows, indent=1, default=str), "table.json")
     if docs is not None:
-        image = plot(table, docs.with_name(f"lstm-or-not_{table.spec.name}.png"))
+        image = plot(table, docs.with_name(f"{docs.stem}_{table.spec.name}.png"))  # beside its page, named by it
         write_sections(docs, HEADER, {table.spec.name: markdown(table, image.name)})
         print(f"wrote {docs} and {image}", flush=True)
     print(f"\n{table.spec.name}: {table.verdict}", flush=True)
