@@ -4,7 +4,8 @@ fixed time each, and report requests/s, p50/p99 latency, errors and the server's
 resident set of its whole process tree) before and after. The clients are one asyncio process
 speaking HTTP/1.1 with keep-alive, so the load generator costs little CPU beside the server.
 
-    python scripts/load_test.py model=models:/trec-classification@champion workers=1,2 threads=1,2 seconds=60
+    python scripts/load_test.py model=models:/trec-classification@champion workers=1,2 threads=1,2 \
+        batching=true,false seconds=60
     (make load MODEL=... WORKERS=1,2 THREADS=1,2)
 """
 
@@ -85,9 +86,9 @@ async def level(port: int, clients: int, seconds: float) -> tuple[int, list[floa
     return len(latencies), latencies, errors
 
 
-def serve(model: str, workers: int, threads: int, port: int, log) -> subprocess.Popen:
+def serve(model: str, workers: int, threads: int, batching: str, port: int, log) -> subprocess.Popen:
     command = [sys.executable, "-m", "zoo.serve", f"model={model}", f"port={port}", f"workers={workers}",
-               f"threads={threads}"]
+               f"threads={threads}", f"batching={batching}"]
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.time() + 180
     while time.time() < deadline:
@@ -106,19 +107,20 @@ def serve(model: str, workers: int, threads: int, port: int, log) -> subprocess.
 def main(argv: list[str]) -> int:
     options = dict(a.split("=", 1) for a in argv)
     model = options.get("model") or sys.exit("usage: load_test.py model=models:/NAME@ALIAS [workers=1,2] "
-                                              "[threads=1] [clients=8,32,64] [seconds=60]")
+                                              "[threads=1] [batching=true,false] [clients=8,32,64] [seconds=60]")
     workers = [int(w) for w in options.get("workers", "1,2").split(",")]
     threads = [int(t) for t in options.get("threads", "1").split(",")]
+    lanes = options.get("batching", "true").split(",")
     levels = [int(c) for c in options.get("clients", "8,32,64").split(",")]
     seconds = float(options.get("seconds", "60"))
     print(f"zoo-serve {model}: {seconds:.0f} s per level, clients on the same host ({os.cpu_count()} CPUs)")
-    print("| workers | threads | clients | requests/s | p50 ms | p99 ms | errors | server RSS start MB | end MB "
-          "| growth |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for count, torch_threads in ((w, t) for w in workers for t in threads):
+    print("| batching | workers | threads | clients | requests/s | p50 ms | p99 ms | errors | server RSS start MB "
+          "| end MB | growth |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for lane, count, torch_threads in ((b, w, t) for b in lanes for w in workers for t in threads):
         port = free_port()
         with tempfile.TemporaryFile("w+") as log:
-            process = serve(model, count, torch_threads, port, log)
+            process = serve(model, count, torch_threads, lane, port, log)
             try:
                 asyncio.run(level(port, 4, 5))  # warm-up: every worker loads and runs the model once
                 for clients in levels:
@@ -126,8 +128,8 @@ def main(argv: list[str]) -> int:
                     done, latencies, errors = asyncio.run(level(port, clients, seconds))
                     after = tree_rss_mb(process.pid)
                     cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [float("nan")] * 99
-                    print(f"| {count} | {torch_threads} | {clients} | {done / seconds:,.0f} | {cuts[49]:.1f} | "
-                          f"{cuts[98]:.1f} | "
+                    print(f"| {lane} | {count} | {torch_threads} | {clients} | {done / seconds:,.0f} | "
+                          f"{cuts[49]:.1f} | {cuts[98]:.1f} | "
                           f"{len(errors)} | {before:,.0f} | {after:,.0f} | {100 * (after - before) / before:+.1f}% |",
                           flush=True)
                     if errors:

@@ -33,7 +33,7 @@ def classifier(base_overrides, tracking_uri: str) -> str:
 def test_spark_scores_100k_rows_as_zoo_predict_does(classifier: str, shared_data: Path, tracking_uri: str,
                                                    tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("pyspark", reason="PySpark is not installed: make spark (make test-slow runs it first)")
-    sentences = pd.read_csv(shared_data / "sst2" / "train.tsv", sep="\t")["content"].tolist()
+    sentences = pd.read_csv(shared_data / "sst2" / "train.tsv", sep="\t", quoting=3)["sentence"].str.strip().tolist()
     texts = tmp_path / "texts.txt"
     texts.write_text("".join(f"{t}\n" for t in itertools.islice(itertools.cycle(sentences), ROWS)))
     expected = tmp_path / "expected.jsonl"
@@ -47,11 +47,14 @@ def test_spark_scores_100k_rows_as_zoo_predict_does(classifier: str, shared_data
     assert list(got.columns) == ["text", "label", "label_name", "probabilities"] and len(got) == ROWS
     want = [json.loads(line) for line in expected.read_text().splitlines()]
 
-    def key(row: dict) -> tuple:
-        return row["text"], row["label"], row["label_name"], tuple(row["probabilities"])
-
-    spark_rows = [{**r, "probabilities": list(r["probabilities"])} for r in got.to_dict(orient="records")]
-    assert sorted(map(key, spark_rows)) == sorted(map(key, want))  # every text, the same answer
+    spark_rows = sorted((r["text"], r["label"], r["label_name"], list(r["probabilities"]))
+                        for r in got.to_dict(orient="records"))
+    want_rows = sorted((r["text"], r["label"], r["label_name"], r["probabilities"]) for r in want)
+    assert [r[:3] for r in spark_rows] == [r[:3] for r in want_rows]  # every text, the same label
+    # probabilities to their 6 places: Spark's Arrow batches group other texts into a network
+    # call than zoo-predict's blocks, which moves a float sum in its last bit
+    assert max(abs(a - b) for s, w in zip(spark_rows, want_rows, strict=True)
+               for a, b in zip(s[3], w[3], strict=True)) <= 2e-6
 
 
 def test_spark_scoring_mistakes_are_one_line(classifier: str, tracking_uri: str, tmp_path: Path,

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from zoo.cli import MODEL_URI, ZooCommand
+from zoo.cli import MODEL_URI, Switch, ZooCommand
 from zoo.registry.loading import check_registered
 
 DEFAULT_THREADS = 1  # measured on 2 cores: see docs/registry-and-serving.md#load
@@ -26,18 +26,22 @@ DEFAULT_THREADS = 1  # measured on 2 cores: see docs/registry-and-serving.md#loa
               help="Server processes, each with its own copy of the model.")
 @click.option("--threads", type=click.IntRange(1, 256), default=DEFAULT_THREADS, show_default=True,
               help="Torch threads per worker (the network's matrix products; the event loop needs a core too).")
-def main(model: str, host: str, port: int, tracking_uri: str | None, workers: int, threads: int) -> int:
+@click.option("--batching", type=Switch(), default="true",
+              help="false: every request through MLflow's scoring app alone, as `mlflow models serve` does.")
+def main(model: str, host: str, port: int, tracking_uri: str | None, workers: int, threads: int,
+         batching: bool) -> int:
     """Serve a registered model over REST (MLflow's scoring server, local environment).
 
     \b
     zoo-serve model=models:/sst2-sentiment@champion port=5001
     """
-    from zoo.registry.serving import MODEL_ENV, THREADS_ENV
+    from zoo.registry.serving import BATCHING_ENV, MODEL_ENV, THREADS_ENV
 
     store = check_registered(model, tracking_uri)
     os.environ["MLFLOW_TRACKING_URI"] = store
     os.environ[MODEL_ENV] = model
     os.environ[THREADS_ENV] = str(threads)
+    os.environ[BATCHING_ENV] = "1" if batching else "0"
     os.execv(sys.executable, [sys.executable, "-m", "uvicorn", "--factory", "zoo.registry.serving:create_app",
                               "--host", host, "--port", str(port), "--workers", str(workers)])
 

@@ -15,6 +15,7 @@ from typing import Any
 
 MODEL_ENV = "ZOO_SERVE_MODEL"  # the registered model's URI, set by zoo-serve for each worker
 THREADS_ENV = "ZOO_SERVE_THREADS"  # torch threads per worker, set by zoo-serve (threads=)
+BATCHING_ENV = "ZOO_SERVE_BATCHING"  # "0": no batching lane (zoo-serve batching=false)
 log = logging.getLogger("zoo.serve")
 
 
@@ -73,6 +74,6 @@ def create_app() -> Any:
     # lane existed has no `records` and is served by MLflow's app alone
     python_model = model.unwrap_python_model()
     records = getattr(python_model, "records", None)
-    if callable(records) and not python_model.kind.generates:
+    if callable(records) and not python_model.kind.generates and os.environ.get(BATCHING_ENV) != "0":
         return BatchingLane(app, records)
     return app
