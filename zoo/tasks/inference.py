@@ -3,6 +3,7 @@ registry's pyfunc, so a checkpoint and a registered model answer alike."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
@@ -10,6 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from tokenizers import Tokenizer
 from torch import Tensor, nn
@@ -75,7 +77,9 @@ def token_ids(tokenizer: Tokenizer, texts: Sequence[str], max_length: int | None
     """Each text's token ids, cut to `max_length` as training cut them; a text with no known
     token becomes one [UNK]. Logs how many were cut (see TRUNCATION_LOG)."""
     unk = tokenizer.token_to_id("[UNK]")
-    encoded = tokenizer.encode_batch(list(texts))
+    # the same ids without the character offsets, which nothing here reads (tokenizers >= 0.20)
+    encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)
+    encoded = encode(list(texts))
     if max_length is not None:
         cut = sum(len(enc.ids) > max_length for enc in encoded)
         if cut:
@@ -86,11 +90,12 @@ def token_ids(tokenizer: Tokenizer, texts: Sequence[str], max_length: int | None
 
 def pad_ids(ids: Sequence[list[int]], pad_id: int = 0) -> tuple[Tensor, Tensor]:
     """Token ids padded to the longest, and the true lengths."""
-    lengths = torch.tensor([len(x) for x in ids])
-    tokens = torch.full((len(ids), int(lengths.max())), pad_id, dtype=torch.long)
-    for row, x in enumerate(ids):
-        tokens[row, : len(x)] = torch.tensor(x)
-    return tokens, lengths
+    lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+    tokens = np.full((len(ids), int(lengths.max())), pad_id, dtype=np.int64)
+    # one vectorised scatter of every id, not a tensor per row (a third of batch scoring's time)
+    tokens[np.arange(tokens.shape[1]) < lengths[:, None]] = np.fromiter(
+        itertools.chain.from_iterable(ids), dtype=np.int64, count=int(lengths.sum()))
+    return torch.from_numpy(tokens), torch.from_numpy(lengths)
 
 
 def length_chunks(ids: Sequence[list[int]]) -> Iterator[list[int]]:
@@ -116,11 +121,13 @@ def classify(model: Inference, texts: list[str], params: Mapping[str, Any]) -> d
     probabilities: list[list[float]] = []
     for start in range(0, len(texts), BLOCK_TEXTS):
         ids = token_ids(model.tokenizer, texts[start:start + BLOCK_TEXTS], model.max_length)
-        block_labels, block_probs = [0] * len(ids), [[] for _ in ids]
+        block_labels: list[int] = [0] * len(ids)
+        block_probs: list[list[float]] = [[]] * len(ids)  # placeholders, each replaced below
         for rows in length_chunks(ids):
             probs = torch.softmax(model.network(*pad_ids([ids[i] for i in rows], pad_id)), dim=-1)
-            for row, label, p in zip(rows, probs.argmax(dim=-1).tolist(), probs.tolist(), strict=True):
-                block_labels[row], block_probs[row] = label, [round(x, 6) for x in p]
+            rounded = (probs.double() * 1e6).round() / 1e6  # round(p, 6), for the whole chunk at once
+            for row, label, p in zip(rows, probs.argmax(dim=-1).tolist(), rounded.tolist(), strict=True):
+                block_labels[row], block_probs[row] = label, p
         labels += block_labels
         probabilities += block_probs
     names = list(model.hparams.get("class_names") or [])
