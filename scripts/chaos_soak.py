@@ -143,7 +143,9 @@ def main(argv: list[str]) -> int:
         recipe.insert(0, f"paths.data_dir={os.environ['ZOO_DATA_DIR']}")
     base = [sys.executable, "-m", "zoo.sweep", "sweep=classification_trec", f"study_name={study_name}",
             f"n_trials={n_trials}", "debug=smoke", "register=true", "confirm=false",
-            "max_failures=1000",  # every kill fails a trial on purpose; the checks judge the outcome
+            # a killed worker's trial never spends max_failures, but one that meets the PostgreSQL
+            # restart fails on its own error; the soak's checks judge the outcome instead
+            "max_failures=1000",
             "recipe=[" + ",".join(recipe) + "]"]
     fleet = Fleet(base, workers, folder / "logs", env, ROOT)
     events, passed = Events(), False

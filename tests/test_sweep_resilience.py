@@ -45,6 +45,17 @@ def test_a_trial_asked_for_after_the_budget_was_taken_is_surplus(tmp_path) -> No
     assert failures(study) == 0  # no failure budget counts it
 
 
+def test_only_trials_that_failed_on_their_own_error_spend_the_failure_budget(tmp_path) -> None:
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path}/o.db")
+    broken = study.ask()
+    broken.set_user_attr("fail_reason", "model.hidden_size=0 must be >= 1")  # what the objective records
+    study.tell(broken, state=TrialState.FAIL)
+    killed = study.ask()  # its worker got SIGKILL; a heartbeat or another process's sweep-up fails it
+    killed.set_user_attr("worker", "host:123")
+    study.tell(killed, state=TrialState.FAIL)
+    assert failures(study) == 1
+
+
 def test_the_work_loop_waits_for_an_unreachable_storage(capsys) -> None:
     down, calls = [2], []  # the next two storage calls fail, as while PostgreSQL restarts
 

@@ -185,9 +185,13 @@ def fail_dead_local_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial
 
 
 def failures(study: optuna.Study) -> int:
-    """FAIL trials that count as failures: not the surplus ones (see `claim_budget`)."""
+    """FAIL trials that failed on their own error (the objective recorded a `fail_reason`):
+    not the surplus ones (see `claim_budget`), and not those of a worker that was killed or
+    died (failed by a heartbeat or another process's sweep-up, with no reason of their own),
+    so a soak's kills never spend a sweep's `max_failures` while a broken spec still does,
+    whichever worker meets it."""
     failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-    return sum(1 for t in failed if SURPLUS_ATTR not in t.user_attrs)
+    return sum(1 for t in failed if "fail_reason" in t.user_attrs and SURPLUS_ATTR not in t.user_attrs)
 
 
 class SurplusTrial(Exception):
