@@ -186,3 +186,18 @@ def test_a_trial_whose_worker_died_before_naming_itself_is_failed(tmp_path, monk
     reaped = storage.fail_dead_local_trials(study)
     assert [t.number for t in reaped] == [orphan.number]
     assert [t.state for t in study.trials] == [TrialState.FAIL, TrialState.RUNNING]
+
+
+def test_a_dead_trial_another_worker_fails_first_is_left_to_it(tmp_path, monkeypatch) -> None:
+    """Two workers start at once and both sweep up the same dead trial: the one whose write
+    comes second finds it finished (Optuna's skip_if_finished reads before it writes) and
+    goes on instead of crashing (the chaos soak met this)."""
+    study = optuna.create_study(storage=open_storage(f"sqlite:///{tmp_path}/o.db"))
+    study.ask()  # nameless, so dead once GRACE_S has passed
+    monkeypatch.setattr(storage, "GRACE_S", -1)
+
+    def raced(*args, **kwargs):
+        raise optuna.exceptions.UpdateFinishedTrialError("Trial#0 has already finished and can not be updated.")
+
+    monkeypatch.setattr(study, "tell", raced)
+    assert storage.fail_dead_local_trials(study) == []

@@ -178,7 +178,10 @@ def fail_dead_local_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial
         nameless = not worker and trial.datetime_start is not None and (
             now - trial.datetime_start).total_seconds() > GRACE_S
         if dead_here or nameless:
-            study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+            try:
+                study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue  # another worker's sweep-up (or a heartbeat) failed it between our read and our write
             close_child_run(study, trial)
             reaped.append(trial)
     return reaped
