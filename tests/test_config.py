@@ -142,3 +142,18 @@ def test_make_data_links_every_dataset_the_configs_name(tmp_path) -> None:
     assert folders == {"news": "news_files", "reviews": "reviews_files"}
     assert link_datasets(shared, data, folders) == (["reviews"], ["news"])
     assert (data / "reviews_files").resolve() == (shared / "reviews_files").resolve()
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("task=TRUE", "task=TRUE: task takes the name of one of its configs; Available options in 'task': "
+                  "classification, generation, sentiment"),
+    ("model=3", "model=3: model takes the name of one of its configs; Available options in 'model': bilstm, bow"),
+    ("data=null", "data=null: data takes the name of one of its configs; Available options in 'data': mr, sst2"),
+])
+def test_a_config_group_given_no_name_is_one_line_with_its_choices(override: str, message: str) -> None:
+    """Hydra raises a bare ValueError for these (the fuzzer found `task=TRUE`)."""
+    from zoo.config import check_overrides
+
+    with pytest.raises(ConfigError) as refused:
+        check_overrides([override])
+    assert str(refused.value).startswith(message)

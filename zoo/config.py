@@ -67,3 +67,19 @@ def check_overrides(overrides: Sequence[str]) -> None:
         compose_config(overrides)
     except HydraException as err:
         raise ConfigError(hydra_error_line(err)) from None
+    except ValueError as err:  # Hydra's plain ValueError for `task=true`, `model=3`: a group given no name
+        raise ConfigError(group_value_line(overrides, err)) from None
+
+
+def group_value_line(overrides: Sequence[str], err: ValueError) -> str:
+    """The override that gave a config group a value that is no name (true, a number, null),
+    with the group's choices; else Hydra's message as it is."""
+    for override in overrides:
+        key, _, value = override.partition("=")
+        group = key.lstrip("+~")
+        folder = CONF_DIR / group
+        if folder.is_dir() and not (value and value[0].isalpha() and value.lower() not in ("true", "false", "null")):
+            choices = ", ".join(sorted(f.stem for f in folder.glob("*.yaml")))
+            return (f"{override}: {group} takes the name of one of its configs; "
+                    f"Available options in '{group}': {choices}")
+    return " ".join(str(err).split())
