@@ -52,6 +52,8 @@ def _scope(content_type: bytes = b"application/json", length: bytes = b"10", pat
     (_scope(b"text/csv"), False),
     (_scope(path="/ping", method="GET"), False),
     (_scope(length=b"99999999"), False),
+    ({"type": "http", "method": "POST", "path": "/invocations", "headers": [(b"content-type", b"application/json")]},
+     False),  # chunked: no length to bound it by
     ({"type": "lifespan"}, False),
 ])
 def test_the_lane_takes_json_posts_to_invocations_only(scope: dict[str, Any], taken: bool) -> None:

@@ -78,7 +78,8 @@ def group_value_line(overrides: Sequence[str], err: ValueError) -> str:
         key, _, value = override.partition("=")
         group = key.lstrip("+~")
         folder = CONF_DIR / group
-        if folder.is_dir() and not (value and value[0].isalpha() and value.lower() not in ("true", "false", "null")):
+        no_name = not value[:1].isalpha() or value.lower() in ("true", "false", "null")  # what YAML reads as no string
+        if folder.is_dir() and no_name:
             choices = ", ".join(sorted(f.stem for f in folder.glob("*.yaml")))
             return (f"{override}: {group} takes the name of one of its configs; "
                     f"Available options in '{group}': {choices}")

@@ -123,7 +123,7 @@ def is_lane_request(scope: Scope) -> bool:
         return False
     headers = dict(scope.get("headers") or [])
     mime, *rest = [p.strip().lower() for p in headers.get(b"content-type", b"").decode("latin-1").split(";")]
-    length = headers.get(b"content-length", b"0")
+    length = headers.get(b"content-length", b"")  # none (a chunked body): its size is unknown, MLflow's app takes it
     return (mime == "application/json" and all(p == "charset=utf-8" for p in rest)
             and length.isdigit() and int(length) <= MAX_LANE_BODY)
 
