@@ -112,8 +112,8 @@ serve: ## REST server for a registered model: make serve MODEL=models:/sst2-sent
 load: ## bounded load test of zoo-serve (8/32/64 clients, 60 s each, loopback): make load MODEL=models:/trec-classification@champion [WORKERS=1,2] [THREADS=1,2]
 	$(PY) scripts/load_test.py model="$(MODEL)" $(if $(WORKERS),workers=$(WORKERS)) $(if $(THREADS),threads=$(THREADS)) $(ARGS)
 
-zoo: data ## train every conf/experiment recipe (SEEDS=3: over seeds), register each, write ZOO.md + docs/zoo.png
-	$(PY) -m zoo.model_zoo $(if $(SEEDS),seeds=$(SEEDS)) $(ARGS)
+zoo: data ## train every conf/experiment recipe (SEEDS=3: over seeds), register each, write ZOO.md + docs/zoo.png (EXPLAIN=1: then explain every champion)
+	$(PY) -m zoo.model_zoo $(if $(SEEDS),seeds=$(SEEDS)) $(if $(EXPLAIN),explain=true) $(ARGS)
 
 reproduce: data ## retrain a registered model from its logged config and compare: make reproduce MODEL=models:/sst2-sentiment/1
 	$(PY) -m zoo.reproduce model=$(MODEL) $(ARGS)

@@ -119,10 +119,11 @@ def test_a_language_models_cells_are_found_scored_against_the_untrained_and_held
     assert 0 <= metrics["explain/cells/line_position/control"] <= 1
     assert "explain/cells/line_position/loss_change_holds" in metrics
     page = (tmp_path / "cell_line_position.html").read_text()
-    assert page.count("<span") > 100 and "untrained" in page
+    assert page.count("<span") > 100 and "untrained" in page and "cell_line_position.png" in page
+    assert (tmp_path / "cell_line_position.png").stat().st_size > 10_000  # Karpathy's figure, as a picture
     assert "## Interpretable cells" in (tmp_path / "explain.md").read_text()
     logged = {a.path for a in mlflow.MlflowClient(uri).list_artifacts(run_id, "explain")}
-    assert "explain/cell_word_start.html" in logged
+    assert {"explain/cell_word_start.html", "explain/cell_word_start.png"} <= logged
 
 
 def test_an_unknown_concept_is_one_line_before_the_model_loads(language_model, capsys) -> None:
@@ -154,6 +155,24 @@ def test_one_text_is_explained_token_by_token(trained, capsys) -> None:
     assert [line.split()[0] for line in lines[1:]] == ["a", "gripping", ",", "moving", "film"]
 
 
+def test_several_texts_are_explained_and_drawn_on_one_page(trained, tmp_path, capsys) -> None:
+    run_id, uri = trained
+    page = tmp_path / "pages" / "texts.html"
+    assert main([f"model={run_id}", "text=a gripping film", "text=dull , dull , dull", "n_steps=4", f"html={page}",
+                 f"tracking_uri={uri}"]) == 0
+    blocks = capsys.readouterr().out.split("\n\n")
+    assert len(blocks) == 3 and all(b.startswith("predicted: ") for b in blocks[:2])
+    assert blocks[2].strip() == f"written to {page}"
+    content = page.read_text()
+    assert content.count("<p><b>") == 2 and ">gripping</span>" in content and content.count(">dull</span>") == 3
+
+
+def test_html_without_a_text_is_one_line(trained, capsys) -> None:
+    run_id, uri = trained
+    err = one_error_line(main, [f"model={run_id}", "html=out.html", f"tracking_uri={uri}"], capsys)
+    assert "html= writes the page of the text= explained" in err
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["text=" + "good " * 300], "text= has 300 tokens and "),
     (["text=zzzz qqqq"], "has no token in the model's vocabulary"),
@@ -177,8 +196,22 @@ def test_a_language_models_next_character_is_explained_against_a_foil(language_m
     assert printed.startswith("next character: ' ' (p=") and "against 'e' (p=" in printed
     assert printed.count("\n  ") == 10  # the ten characters it rests on most
     for argv, message in [(["text=ROMEO§"], "characters the model never saw: ['§']"),
+                          (["text=" + "a" * 513], "text= has 513 characters; at most 512"),
                           (["text=ROMEO", "foil=ab"], "foil='ab' must be one character")]:
         assert message in one_error_line(main, [f"model={run_id}", *argv, f"tracking_uri={uri}"], capsys)
+
+
+def test_a_language_models_attributions_are_drawn_as_a_matrix_per_text(language_model, tmp_path, capsys) -> None:
+    run_id, uri = language_model
+    page = tmp_path / "lm.html"
+    assert main([f"model={run_id}", "text=ROMEO:\nWhat", "text=JULIET:\nAy", "foil=e", f"html={page}",
+                 f"tracking_uri={uri}"]) == 0
+    assert capsys.readouterr().out.count("next character: ") == 2
+    content = page.read_text()
+    assert content.count("<img src='lm_") == 2 and "log p(target) - log p(foil)" in content
+    assert content.count("<span") == len("ROMEO:\nWhat") + len("JULIET:\nAy")
+    for k in (0, 1):
+        assert (tmp_path / f"lm_{k}.png").stat().st_size > 5_000
 
 
 def test_character_attributions_are_causal() -> None:

@@ -12,7 +12,7 @@ import pytest
 from helpers.tool_errors import one_error_line
 from omegaconf import DictConfig
 
-from zoo.model_zoo import benchmark_recipe, main, recipes, train_recipe, write_leaderboard
+from zoo.model_zoo import benchmark_recipe, explain_champions, main, recipes, train_recipe, write_leaderboard
 from zoo.registry.ensemble import register_ensemble
 from zoo.registry.leaderboard import Row, load_rows, markdown, merge, save_rows
 from zoo.sweeps.orchestration.storage import open_storage
@@ -44,7 +44,7 @@ def test_recipe_composes_with_a_seed_and_a_reference(recipe: str, compose: Calla
         assert (cfg.data.name, cfg.task.name, cfg.model.encoder, bool(cfg.model.bidirectional)) == REQUIRED[recipe]
 
 
-def test_zoo_registers_promotes_and_ranks(base_overrides: tuple[str, ...], tmp_path: Path) -> None:
+def test_zoo_registers_promotes_and_ranks(base_overrides: tuple[str, ...], tmp_path: Path, this_machine) -> None:
     uri = f"sqlite:///{tmp_path}/mlflow.db"  # its own store: champions here do not touch other tests'
     overrides = [*(o for o in base_overrides if not o.startswith("logger.")), f"logger.tracking_uri={uri}",
                  f"logger.artifact_root={tmp_path}/mlartifacts", "debug=smoke", "model.hidden_size=16",
@@ -68,6 +68,14 @@ def test_zoo_registers_promotes_and_ranks(base_overrides: tuple[str, ...], tmp_p
         assert row.reference in line
     assert (tmp_path / "docs" / "zoo.png").stat().st_size > 10_000
 
+    # `make zoo EXPLAIN=1`: the champion's explanation lands on its run, and only there
+    assert explain_champions(uri, limit=12, n_steps=4, folder=tmp_path / "explain") == []
+    logged = client.get_run(champion.run_id).data.metrics
+    assert 0 <= logged["explain/saturation/l0/f/right"] <= 1 and "explain/aopc_comprehensiveness/occlusion" in logged
+    assert (tmp_path / "explain" / champion.run_id / "explain.md").exists()
+    other = next(v for v in client.search_model_versions("name='sst2-sentiment'") if v.version != champion.version)
+    assert not any(k.startswith("explain/") for k in client.get_run(other.run_id).data.metrics)
+
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["only=imdb_lstm"], "unknown recipe(s) ['imdb_lstm']; recipes: sst2_bilstm, sst2_bilstm_tuned, sst2_cnn, "
@@ -80,8 +88,8 @@ def test_make_zoo_bad_arguments_say_what_is_allowed(argv: list[str], message: st
     assert message in one_error_line(main, argv, capsys)
 
 
-def test_zoo_over_seeds_registers_seed0_with_statistics_and_an_ensemble_row(base_overrides, tmp_path: Path,
-                                                                          capfd: pytest.CaptureFixture[str]) -> None:
+def test_zoo_over_seeds_registers_seed0_with_statistics_and_an_ensemble_row(
+        base_overrides, tmp_path: Path, this_machine, capfd: pytest.CaptureFixture[str]) -> None:
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     overrides = [*(o for o in base_overrides if not o.startswith("logger.")), f"logger.tracking_uri={uri}",
                  f"logger.artifact_root={tmp_path}/mlartifacts", "debug=smoke", "model.hidden_size=8",
@@ -96,7 +104,11 @@ def test_zoo_over_seeds_registers_seed0_with_statistics_and_an_ensemble_row(base
     assert float(version.tags["test_acc_mean"]) == pytest.approx(parent.data.metrics["test/acc_mean"], abs=1e-5)
     assert "champion" in client.get_model_version(entry.name, entry.version).aliases  # promoted on the mean
     assert benchmark_recipe("trec_lstm", [0, 1], storage, overrides).version == entry.version  # rerun: no new one
-    register_ensemble(parent.info.run_id, uri)
+    ensemble_entry = register_ensemble(parent.info.run_id, uri)
+
+    client.set_registered_model_alias(entry.name, "champion", ensemble_entry.version)  # a champion not explainable
+    assert explain_champions(uri, limit=4, n_steps=2) == []  # skipped with a note, not a failure
+    assert "is a seed ensemble of 2 models; explain one of them" in capfd.readouterr().err
 
     table = write_leaderboard(uri, tmp_path)
     single, ensemble = table

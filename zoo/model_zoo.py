@@ -63,6 +63,36 @@ def benchmark_recipe(recipe: str, seeds: list[int], storage: optuna.storages.Bas
     return entry
 
 
+def explain_champions(tracking_uri: str, limit: int = 500, n_steps: int = 50,
+                      folder: Path = Path("explain")) -> list[str]:
+    """`zoo-explain report=true` on every registered model's `champion` (seed ensembles cannot be
+    explained and are named as skipped): its explanation logged on its run, written under
+    `<folder>/<run id>/`. Returns the champions that failed."""
+    import mlflow
+
+    from zoo.explain.concepts import builtin_names, find_concept
+    from zoo.explain.run import explain
+    from zoo.explain.source import SeedEnsemble, load_subject
+
+    failed = []
+    for model in mlflow.MlflowClient(tracking_uri).search_registered_models():
+        if "champion" not in model.aliases:
+            continue
+        uri = f"models:/{model.name}@champion"
+        print(f"== explain {uri}", flush=True)
+        try:
+            subject = load_subject(uri, tracking_uri)
+            print(explain(subject, folder / subject.run_id, split="test", limit=limit, gates=None, cells=True,
+                          attributions=None, concepts=[find_concept(n) for n in builtin_names()], rows=32,
+                          length=512, n_steps=n_steps, report=True), flush=True)
+        except SeedEnsemble as err:
+            print(f"note: {err}", file=sys.stderr, flush=True)
+        except ZooError as err:
+            print(f"error: {uri}: {err}", file=sys.stderr, flush=True)
+            failed.append(uri)
+    return failed
+
+
 def write_leaderboard(tracking_uri: str, root: Path = PROJECT_ROOT) -> list[Row]:
     """`ZOO.md`, `docs/zoo.png` and `docs/zoo.json` under `root`, from the newest version of each
     recipe in the registry, and the earlier rows of `docs/zoo.json` for recipes it does not hold."""
@@ -79,13 +109,16 @@ def write_leaderboard(tracking_uri: str, root: Path = PROJECT_ROOT) -> list[Row]
 @click.option("--train", type=Switch(), default="true", help="false: only rewrite the leaderboard (ZOO.md).")
 @click.option("--seeds", metavar="N|[S,...]", help="Benchmark each recipe over seeds 0..N-1 or the listed seeds.")
 @click.option("--storage", metavar="URL", help=OPTIONS["storage"])
-def main(only: str | None, train: bool, seeds: str | None, storage: str | None) -> int:
+@click.option("--explain", type=Switch(), default="false",
+              help="Then explain every registered champion (zoo-explain report=true; logged on its run).")
+def main(only: str | None, train: bool, seeds: str | None, storage: str | None, explain: bool) -> int:
     """Train, register and rank every recipe; write ZOO.md and docs/zoo.png.
 
     \b
     zoo-zoo seeds=3                 # every recipe over seeds 0-2
     zoo-zoo only=sst2_lstm,trec_lstm
     zoo-zoo train=false             # only rewrite the leaderboard
+    zoo-zoo only=trec_lstm explain=true   # and explain every champion (zoo-explain report=true)
     """
     chosen = only.split(",") if only else recipes()
     unknown = sorted(set(chosen) - set(recipes()))
@@ -106,8 +139,10 @@ def main(only: str | None, train: bool, seeds: str | None, storage: str | None) 
             print(f"error: recipe {recipe} failed: {err}", file=sys.stderr, flush=True)
             failed.append(recipe)
     print(markdown(write_leaderboard(default_tracking_uri())))
+    if explain:
+        failed += explain_champions(default_tracking_uri())
     if failed:
-        raise ZooError(f"recipe(s) {failed} failed (see above); the leaderboard shows the others")
+        raise ZooError(f"{failed} failed (see above); the leaderboard shows the others")
     return 0
 
 

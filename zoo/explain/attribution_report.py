@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo.explain.faithfulness import Faithfulness, aopc, margin_over_random
+from zoo.explain.question_focus import QuestionFocus, question_focus
 from zoo.explain.source import Subject, split_batches
 from zoo.stats import Bootstrap
 from zoo.tasks.attribution import METHODS, Attributions, attribute
@@ -28,6 +29,7 @@ class AttributionReport:
     delta: np.ndarray  # |convergence delta| of integrated gradients, per text
     n_steps: int
     shown: list[tuple[list[str], np.ndarray, str]]  # (tokens, IG scores, predicted class) for the page
+    focus: QuestionFocus  # where the texts are questions: how often the top token is the wh-word or its head
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -38,9 +40,13 @@ class AttributionReport:
         for method, b in self.margins.items():
             out |= {f"explain/aopc_margin/{method}": b.difference, f"explain/aopc_margin/{method}/ci95_low": b.ci95_low,
                     f"explain/aopc_margin/{method}/ci95_high": b.ci95_high}
-        return out
+        return out | (self.focus.metrics if self.focus.applies() else {})
 
     def table(self) -> str:
+        """Faithfulness, and for questions where the top token falls."""
+        return self.faithfulness_table() + (f"\n\n{self.focus.table()}" if self.focus.applies() else "")
+
+    def faithfulness_table(self) -> str:
         lines = ["| method | comprehensiveness AOPC | sufficiency AOPC | comprehensiveness over random (95% CI) |",
                  "|---|---|---|---|"]
         for method, f in self.results.items():
@@ -59,24 +65,30 @@ class AttributionReport:
                 "model predicts; tokens deleted in bins of 1, 5, 10, 20 and 50% (ERASER). Integrated gradients "
                 f"with {self.n_steps} steps from an all-padding baseline: mean |convergence delta| "
                 f"{self.delta.mean():.2e} (max {self.delta.max():.2e}). Most faithful: {self.most_faithful}.\n\n"
-                f"{self.table()}\n\n[Texts coloured by integrated gradients](attributions.html)\n")
+                f"{self.faithfulness_table()}\n\n[Texts coloured by integrated gradients](attributions.html)\n"
+                + (f"\n{self.focus.markdown()}" if self.focus.applies() else ""))
 
     def page(self) -> str:
-        rows = []
-        for tokens, scores, label in self.shown:
-            scale = float(np.abs(scores).max()) or 1.0
-            spans = " ".join(
-                f'<span title="{s:+.3f}" style="background: rgba({"214,39,40" if s > 0 else "31,119,180"},'
-                f'{abs(s) / scale:.2f})">{html.escape(t)}</span>' for t, s in zip(tokens, scores, strict=True))
-            rows.append(f"<p><b>{html.escape(label)}</b>: {spans}</p>")
-        return (f"<!doctype html><meta charset=utf-8><title>{html.escape(self.subject.name)}: attributions</title>"
-                f"<h3>{html.escape(self.subject.name)}: integrated gradients towards the predicted class</h3>"
-                "<p>red: for it, blue: against it</p>" + "".join(rows))
+        return token_heatmap(f"{self.subject.name}: integrated gradients towards the predicted class", self.shown)
 
     def write(self, folder: Path) -> list[Path]:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "attributions.html").write_text(self.page())
         return [folder / "attributions.html"]
+
+
+def token_heatmap(title: str, texts: list[tuple[list[str], np.ndarray, str]]) -> str:
+    """An HTML page colouring each text's tokens by their scores (red for the class, blue against,
+    each text on its own scale), headed by the class it was explained for."""
+    rows = []
+    for tokens, scores, label in texts:
+        scale = float(np.abs(scores).max()) or 1.0
+        spans = " ".join(
+            f'<span title="{s:+.3f}" style="background: rgba({"214,39,40" if s > 0 else "31,119,180"},'
+            f'{abs(s) / scale:.2f})">{html.escape(t)}</span>' for t, s in zip(tokens, scores, strict=True))
+        rows.append(f"<p><b>{html.escape(label)}</b>: {spans}</p>")
+    return (f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title><h3>{html.escape(title)}</h3>"
+            "<p>red: for it, blue: against it</p>" + "".join(rows))
 
 
 def token_pieces(subject: Subject, explained: Attributions, row: int) -> tuple[list[str], np.ndarray, str]:
@@ -91,16 +103,19 @@ def token_pieces(subject: Subject, explained: Attributions, row: int) -> tuple[l
 def attribution_report(subject: Subject, split: str = "test", limit: int = 500, n_steps: int = 50) -> AttributionReport:
     pad_id = subject.network.encoder.embedding.padding_idx
     parts: dict[str, list[Faithfulness]] = {m: [] for m in METHODS}
-    deltas, shown = [], []
+    deltas, texts = [], []
+    scores: dict[str, list[np.ndarray]] = {m: [] for m in METHODS}
     for batch in split_batches(subject, split, limit):
         explained = attribute(subject.network, batch["input_ids"], batch["lengths"], pad_id, n_steps)
         deltas.append(explained.delta.abs().numpy())
         for method in METHODS:
             parts[method].append(aopc(subject.network, explained, method, pad_id))
-        shown += [token_pieces(subject, explained, r) for r in range(min(len(batch["input_ids"]),
-                                                                          PAGE_TEXTS - len(shown)))]
+            scores[method] += list(explained.scores[method].numpy())
+        texts += [token_pieces(subject, explained, r) for r in range(len(batch["input_ids"]))]
     results = {m: Faithfulness(m, np.concatenate([f.comprehensiveness for f in fs]),
                                np.concatenate([f.sufficiency for f in fs])) for m, fs in parts.items()}
     enough = len(results["random"].comprehensiveness) >= 2  # a bootstrap needs two texts
     margins = {m: margin_over_random(results, m) for m in METHODS if m != "random"} if enough else {}
-    return AttributionReport(subject, split, results, margins, np.concatenate(deltas), n_steps, shown)
+    focus = question_focus([tokens for tokens, _, _ in texts], scores)
+    return AttributionReport(subject, split, results, margins, np.concatenate(deltas), n_steps, texts[:PAGE_TEXTS],
+                             focus)

@@ -13,6 +13,7 @@ import torch
 
 from zoo.errors import ZooError
 from zoo.explain.cells import Activations, CellFinding, find_cell, read, varies
+from zoo.explain.character_views import character_grid, character_spans
 from zoo.explain.concepts import Concept
 from zoo.explain.source import Subject, datamodule_of, stream_rows, untrained_network
 
@@ -57,17 +58,12 @@ class CellsReport:
 
     def page(self, finding: CellFinding) -> str:
         """The first held-out stretch, each character on the colour of the unit's value there."""
-        values = self.activations[finding.concept.name]
-        scale = float(np.abs(values).max()) or 1.0
-        spans = []
-        for char, value in zip(self.texts[0], values, strict=False):
-            alpha, colour = abs(value) / scale, "214,39,40" if value > 0 else "31,119,180"
-            shown = "<br>" if char == "\n" else html.escape(char).replace(" ", "&nbsp;")
-            spans.append(f'<span style="background: rgba({colour},{alpha:.2f})">{shown}</span>')
+        spans = character_spans(self.texts[0], self.activations[finding.concept.name])
         return (f"<!doctype html><meta charset=utf-8><title>{finding.concept.name}: {finding.unit.label}</title>"
                 f"<h3>{html.escape(self.subject.name)}: {finding.unit.label} tracks {finding.concept.name} "
                 f"(test {finding.held_out_score:.3f}, untrained {finding.control_score:.3f})</h3>"
-                f"<p>red: positive, blue: negative</p><pre style='font-family: monospace'>{''.join(spans)}</pre>")
+                f"<p>red: positive, blue: negative</p><pre style='font-family: monospace'>{spans}</pre>"
+                f"<img src='cell_{finding.concept.name}.png' alt='the same text as a figure'>")
 
     def write(self, folder: Path) -> list[Path]:
         folder.mkdir(parents=True, exist_ok=True)
@@ -75,7 +71,11 @@ class CellsReport:
         for finding in self.findings:
             path = folder / f"cell_{finding.concept.name}.html"
             path.write_text(self.page(finding))
-            paths.append(path)
+            title = (f"{self.subject.name}: {finding.unit.label} and {finding.concept.name} "
+                     f"(test {finding.held_out_score:.3f}, untrained {finding.control_score:.3f})")
+            picture = character_grid(folder / f"cell_{finding.concept.name}.png", self.texts[0],
+                                     self.activations[finding.concept.name], title)
+            paths += [path, picture]
         return paths
 
 

@@ -9,13 +9,17 @@ the model prefer its answer to the one the user names."""
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
 from zoo.errors import ZooError
+from zoo.explain.character_views import character_spans
+from zoo.figures import figure
 
 MAX_CHARACTERS = 512  # the matrix costs one pass of the text per character
 
@@ -79,3 +83,46 @@ def describe(result: CharacterAttribution, top: int = 10) -> str:
         context = result.text[max(0, i - 8): i] + "[" + result.text[i] + "]" + result.text[i + 1: i + 4]
         lines.append(f"  {i:>4}  {context!r:<24} {result.last[i]:+.4f}")
     return "\n".join(lines)
+
+
+def matrix_figure(path: Path, result: CharacterAttribution) -> Path:
+    """The whole matrix as a heatmap: row t is the character the model predicted at step t (the
+    last row its next one, the target), column i the character occluded; red where removing it
+    lowered that prediction."""
+    from matplotlib.colors import TwoSlopeNorm
+
+    full = np.vstack([result.matrix, result.last[None, :]])
+    scale = float(np.abs(full).max()) or 1.0
+    size = len(result.text)
+    names = [_shown(c) for c in result.text]
+    rows = names[1:] + [f"{_shown(result.target)}" + (f" vs {_shown(result.foil)}" if result.foil else "")]
+    step = max(1, size // 64)
+    inches = min(14.0, 2.0 + 0.16 * size / step)
+    with figure(path, (inches, inches)) as (fig, ax):
+        image = ax.imshow(full, cmap="RdBu_r", norm=TwoSlopeNorm(0.0, -scale, scale), interpolation="nearest")
+        ax.set_xticks(range(0, size, step), names[::step], fontsize=6, family="monospace")
+        ax.set_yticks(range(0, size, step), rows[::step], fontsize=6, family="monospace")
+        ax.set(xlabel="character occluded", ylabel="character predicted (last row: the target)")
+        ax.set_title(f"what each next character rests on; target {result.target!r} p={result.p_target:.3f}",
+                     fontsize=8)
+        fig.colorbar(image, ax=ax, shrink=0.6, label="drop in log-probability")
+    return path
+
+
+def _shown(char: str) -> str:
+    return {"\n": "⏎", " ": "␣"}.get(char, char)
+
+
+def character_page(results: list[CharacterAttribution], pictures: list[str], title: str) -> str:
+    """Each text coloured by what its target rests on (hover: the value), with its matrix."""
+    blocks = []
+    for result, picture in zip(results, pictures, strict=True):
+        head = f"next character {result.target!r} (p={result.p_target:.3f})"
+        if result.foil is not None:
+            head += f" against {result.foil!r} (p={result.p_foil:.3f}): log p(target) - log p(foil)"
+        blocks.append(f"<h4>{html.escape(head)}</h4><pre style='font-family: monospace'>"
+                      f"{character_spans(result.text, result.last.tolist())}</pre>"
+                      f"<img src='{html.escape(picture)}' alt='attribution matrix'>")
+    return (f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title><h3>{html.escape(title)}</h3>"
+            "<p>red: the character made the prediction likelier, blue: less likely (occlusion)</p>"
+            + "".join(blocks))

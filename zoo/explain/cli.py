@@ -27,7 +27,10 @@ from zoo.explain.source import SPLITS
 
 @click.command("zoo-explain", cls=ZooCommand)
 @click.option("--model", required=True, metavar=f"{MODEL_URI}|RUN_ID", help="Registered version or training run.")
-@click.option("--text", help="Explain this one text (a classifier): each token's attribution and the prediction.")
+@click.option("--text", multiple=True, help="Explain this text (repeat for several): a classifier's tokens and its "
+              "prediction, or what a language model's next character rests on.")
+@click.option("--html", type=click.Path(dir_okay=False), help="With text=: also write a heatmap page of the texts here "
+              "(a language model's with a matrix figure per text beside it).")
 @click.option("--split", type=click.Choice(SPLITS), default="test", help="The split explained.")
 @click.option("--limit", type=click.IntRange(min=2, max=100_000), default=500,
               help="Rows (texts, or language-model windows) of the split to read.")
@@ -45,7 +48,7 @@ from zoo.explain.source import SPLITS
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for the files (default explain/<run id>).")
 @click.option("--report", type=Switch(), default="false", help="Log the figures and files on the model's run.")
 @click.option("--tracking-uri", metavar="URI", help="MLflow store (default: as zoo-train).")
-def main(model: str, text: str | None, split: str, limit: int, gates: bool | None, cells: bool,
+def main(model: str, text: tuple[str, ...], html: str | None, split: str, limit: int, gates: bool | None, cells: bool,
          attributions: bool | None, target: str | None, foil: str | None, concepts: str, rows: int, length: int,
          n_steps: int, out: str | None, report: bool, tracking_uri: str | None) -> int:
     """Explain what MODEL learned.
@@ -54,15 +57,20 @@ def main(model: str, text: str | None, split: str, limit: int, gates: bool | Non
     zoo-explain model=models:/tinyshakespeare-generation@champion
     zoo-explain model=models:/sst2-sentiment/1 split=validation limit=200 report=true
     zoo-explain model=models:/sst2-sentiment@champion text="a gripping, moving film"
+    zoo-explain model=models:/trec-classification@champion text="How far is Mars ?" text="Who wrote Hamlet ?" \\
+        html=explain/questions.html
     zoo-explain model=models:/tinyshakespeare-generation@champion text="ROMEO:\nWhat" target=" " foil="e"
     """
     chosen = [find_concept(name.strip()) for name in concepts.split(",") if name.strip()]
-    from zoo.explain.run import explain, explain_text  # after the options are checked: a bad one answers at once
+    if html and not text:
+        raise click.UsageError("html= writes the page of the text= explained; give text=\"...\" (one or more)")
+    from zoo.explain.run import explain, explain_texts  # after the options are checked: a bad one answers at once
     from zoo.explain.source import load_subject
 
     subject = load_subject(model, tracking_uri)
-    if text is not None:
-        print(explain_text(subject, text, n_steps, color=sys.stdout.isatty(), target=target, foil=foil))
+    if text:
+        print(explain_texts(subject, list(text), n_steps, color=sys.stdout.isatty(), target=target, foil=foil,
+                            page=Path(html) if html else None))
         return 0
     folder = Path(out or f"explain/{subject.run_id}")
     print(explain(subject, folder, split=split, limit=limit, gates=gates, cells=cells, attributions=attributions,

@@ -9,13 +9,13 @@ from pathlib import Path
 import click
 
 from zoo.errors import ZooError
-from zoo.explain.attribution_report import attribution_report, token_pieces
+from zoo.explain.attribution_report import attribution_report, token_heatmap, token_pieces
 from zoo.explain.cells_report import cells_report
-from zoo.explain.characters import attribute_characters, describe
+from zoo.explain.characters import attribute_characters, character_page, describe, matrix_figure
 from zoo.explain.concepts import Concept
 from zoo.explain.report import check_recurrent, log_on_run, saturation_report
 from zoo.explain.source import Subject
-from zoo.tasks.attribution import attribute
+from zoo.tasks.attribution import Attributions, attribute
 from zoo.tasks.inference import pad_ids, token_ids
 
 MAX_TEXT_TOKENS = 512  # a model without a max_length: integrated gradients costs n_steps passes of this
@@ -56,16 +56,38 @@ def explain(subject: Subject, folder: Path, *, split: str, limit: int, gates: bo
             + (f"; logged on run {subject.run_id} (explain/)" if report else ""))
 
 
-def explain_text(subject: Subject, text: str, n_steps: int, color: bool = False, target: str | None = None,
-                 foil: str | None = None) -> str:
-    """A classifier: each token of `text` with its integrated-gradients and occlusion scores, and
-    the prediction. A language model: what its next character (or `target` against `foil`)
-    rests on."""
+def explain_texts(subject: Subject, texts: list[str], n_steps: int, color: bool = False,
+                  target: str | None = None, foil: str | None = None, page: Path | None = None) -> str:
+    """A classifier: each token of each text with its integrated-gradients and occlusion scores,
+    and the prediction. A language model: what its next character (or `target` against `foil`)
+    rests on. One block per text; `page` also gets a heatmap of them all (a language model's
+    with a matrix figure per text beside it)."""
     if _is_language_model(subject):
-        return describe(attribute_characters(subject.network, subject.tokenizer, text, target, foil))
-    if target is not None or foil is not None:
-        raise ZooError("target= and foil= name characters of a language model's next step; "
-                       f"{subject.name} is a classifier: its text= is explained towards its predicted class")
+        results = [attribute_characters(subject.network, subject.tokenizer, text, target, foil) for text in texts]
+        blocks = [describe(result) for result in results]
+        if page is not None:
+            pictures = [matrix_figure(page.with_name(f"{page.stem}_{k}.png"), r).name for k, r in enumerate(results)]
+            _write(page, character_page(results, pictures, f"{subject.name}: what the next character rests on"))
+    else:
+        if target is not None or foil is not None:
+            raise ZooError("target= and foil= name characters of a language model's next step; "
+                           f"{subject.name} is a classifier: its text= is explained towards its predicted class")
+        explained = [_classify(subject, text, n_steps) for text in texts]
+        blocks = [_token_lines(subject, e, color) for e in explained]
+        if page is not None:
+            _write(page, token_heatmap(f"{subject.name}: integrated gradients towards the predicted class",
+                                       [token_pieces(subject, e, 0) for e in explained]))
+    return "\n\n".join(blocks) + (f"\n\nwritten to {page}" if page is not None else "")
+
+
+def _write(page: Path, content: str) -> None:
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(content)
+
+
+def _classify(subject: Subject, text: str, n_steps: int) -> Attributions:
+    """Integrated gradients and occlusion for one text; refused if the model would not see all of
+    it, or knows none of its tokens."""
     max_length = subject.bundle.get("max_length") or MAX_TEXT_TOKENS
     count = len(subject.tokenizer.encode(text).ids)
     if count > max_length:
@@ -76,7 +98,11 @@ def explain_text(subject: Subject, text: str, n_steps: int, color: bool = False,
     known = [i for i in ids if i != subject.tokenizer.token_to_id("[UNK]")]
     if not known:
         raise ZooError(f"text={text!r} has no token in the model's vocabulary; nothing to attribute")
-    explained = attribute(subject.network, *pad_ids([ids], pad_id), pad_id, n_steps)
+    return attribute(subject.network, *pad_ids([ids], pad_id), pad_id, n_steps)
+
+
+def _token_lines(subject: Subject, explained: Attributions, color: bool) -> str:
+    """The prediction, then each token with its integrated-gradients and occlusion scores."""
     tokens, scores, label = token_pieces(subject, explained, 0)
     occlusion = explained.scores["occlusion"][0, : len(tokens)]
     scale = float(abs(scores).max()) or 1.0
@@ -89,5 +115,3 @@ def explain_text(subject: Subject, text: str, n_steps: int, color: bool = False,
             shown = click.style(shown, fg=shade, bold=abs(score) > scale / 2)
         lines.append(f"{shown}  {score:+.4f}  {drop:+.4f}")
     return "\n".join(lines)
-
-

@@ -31,6 +31,10 @@ from zoo.training.builders import build_datamodule
 SPLITS = ("train", "validation", "test")
 
 
+class SeedEnsemble(ZooError):
+    """The model averages several networks: their attributions and units are not one model's."""
+
+
 @dataclass(frozen=True)
 class Subject:
     """An eval-mode network, its tokenizer and bundle, and the run that trained it (where
@@ -83,7 +87,7 @@ def load_subject(model: str, tracking_uri: str | None = None) -> Subject:
     else:
         bundle, run_id = _run_bundle(client, model), model
     if bundle.get("members"):
-        raise ZooError(f"{model} is a seed ensemble of {len(bundle['members'])} models; explain one of them "
+        raise SeedEnsemble(f"{model} is a seed ensemble of {len(bundle['members'])} models; explain one of them "
                        "(the seed-0 version the same recipe registered)")
     network, tokenizer = build_network(bundle)
     return Subject(model, run_id, uri, network, tokenizer, bundle)
