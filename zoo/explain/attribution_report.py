@@ -15,7 +15,7 @@ from zoo.explain.faithfulness import Faithfulness, aopc, margin_over_random
 from zoo.explain.question_focus import QuestionFocus, question_focus
 from zoo.explain.source import Subject, split_batches
 from zoo.stats import Bootstrap
-from zoo.tasks.attribution import METHODS, Attributions, attribute
+from zoo.tasks.attribution import MAX_STEPS, METHODS, Attributions, attribute
 
 PAGE_TEXTS = 20
 
@@ -28,12 +28,15 @@ class AttributionReport:
     margins: dict[str, Bootstrap]  # per method but random: comprehensiveness margin over random
     delta: np.ndarray  # |convergence delta| of integrated gradients, per text
     n_steps: int
+    steps: np.ndarray  # the steps integrated gradients took, per text (more than n_steps where its delta was wide)
+    tolerance: float | None
     shown: list[tuple[list[str], np.ndarray, str]]  # (tokens, IG scores, predicted class) for the page
     focus: QuestionFocus  # where the texts are questions: how often the top token is the wh-word or its head
 
     @property
     def metrics(self) -> dict[str, float]:
-        out = {"explain/ig_delta_mean": float(self.delta.mean()), "explain/ig_delta_max": float(self.delta.max())}
+        out = {"explain/ig_delta_mean": float(self.delta.mean()), "explain/ig_delta_max": float(self.delta.max()),
+               "explain/ig_steps_mean": float(self.steps.mean())}
         for method, f in self.results.items():
             out[f"explain/aopc_comprehensiveness/{method}"] = float(f.comprehensiveness.mean())
             out[f"explain/aopc_sufficiency/{method}"] = float(f.sufficiency.mean())
@@ -63,10 +66,17 @@ class AttributionReport:
         n = len(self.delta)
         return (f"## Token attributions\n\n{n} texts of the {self.split} split, each explained for the class the "
                 "model predicts; tokens deleted in bins of 1, 5, 10, 20 and 50% (ERASER). Integrated gradients "
-                f"with {self.n_steps} steps from an all-padding baseline: mean |convergence delta| "
+                f"from an all-padding baseline, {self.steps_text()}: mean |convergence delta| "
                 f"{self.delta.mean():.2e} (max {self.delta.max():.2e}). Most faithful: {self.most_faithful}.\n\n"
                 f"{self.faithfulness_table()}\n\n[Texts coloured by integrated gradients](attributions.html)\n"
                 + (f"\n{self.focus.markdown()}" if self.focus.applies() else ""))
+
+    def steps_text(self) -> str:
+        if self.tolerance is None:
+            return f"{self.n_steps} steps"
+        more = int((self.steps > self.n_steps).sum())
+        return (f"{self.n_steps} steps, doubled for a text until its |delta| < {self.tolerance:g} (up to "
+                f"{MAX_STEPS}; {more} of {len(self.steps)} texts needed more, {self.steps.mean():.0f} on average)")
 
     def page(self) -> str:
         return token_heatmap(f"{self.subject.name}: integrated gradients towards the predicted class", self.shown)
@@ -100,14 +110,17 @@ def token_pieces(subject: Subject, explained: Attributions, row: int) -> tuple[l
     return tokens, explained.scores["integrated_gradients"][row, :length].numpy(), label
 
 
-def attribution_report(subject: Subject, split: str = "test", limit: int = 500, n_steps: int = 50) -> AttributionReport:
+def attribution_report(subject: Subject, split: str = "test", limit: int = 500, n_steps: int = 50,
+                       tolerance: float | None = None) -> AttributionReport:
     pad_id = subject.network.encoder.embedding.padding_idx
     parts: dict[str, list[Faithfulness]] = {m: [] for m in METHODS}
-    deltas, texts = [], []
+    deltas, steps, texts = [], [], []
     scores: dict[str, list[np.ndarray]] = {m: [] for m in METHODS}
     for batch in split_batches(subject, split, limit):
-        explained = attribute(subject.network, batch["input_ids"], batch["lengths"], pad_id, n_steps)
+        explained = attribute(subject.network, batch["input_ids"], batch["lengths"], pad_id, n_steps,
+                              tolerance=tolerance)
         deltas.append(explained.delta.abs().numpy())
+        steps.append(explained.steps.numpy())
         for method in METHODS:
             parts[method].append(aopc(subject.network, explained, method, pad_id))
             scores[method] += list(explained.scores[method].numpy())
@@ -117,5 +130,5 @@ def attribution_report(subject: Subject, split: str = "test", limit: int = 500, 
     enough = len(results["random"].comprehensiveness) >= 2  # a bootstrap needs two texts
     margins = {m: margin_over_random(results, m) for m in METHODS if m != "random"} if enough else {}
     focus = question_focus([tokens for tokens, _, _ in texts], scores)
-    return AttributionReport(subject, split, results, margins, np.concatenate(deltas), n_steps, texts[:PAGE_TEXTS],
-                             focus)
+    return AttributionReport(subject, split, results, margins, np.concatenate(deltas), n_steps, np.concatenate(steps),
+                             tolerance, texts[:PAGE_TEXTS], focus)

@@ -45,12 +45,15 @@ from zoo.explain.source import SPLITS
 @click.option("--rows", type=click.IntRange(min=2, max=1024), default=32, help="Stretches of text per split for cells.")
 @click.option("--length", type=click.IntRange(min=16, max=4096), default=512, help="Characters per stretch.")
 @click.option("--n-steps", type=click.IntRange(min=2, max=1000), default=50, help="Integrated gradients' steps.")
+@click.option("--tolerance", type=click.FloatRange(min=0, max=1), default=1e-3, show_default=True,
+              help="Integrated gradients doubles a text's steps (up to 1000) until its |convergence delta| is below "
+                   "this; 0: n_steps only.")
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for the files (default explain/<run id>).")
 @click.option("--report", type=Switch(), default="false", help="Log the figures and files on the model's run.")
 @click.option("--tracking-uri", metavar="URI", help="MLflow store (default: as zoo-train).")
 def main(model: str, text: tuple[str, ...], html: str | None, split: str, limit: int, gates: bool | None, cells: bool,
          attributions: bool | None, target: str | None, foil: str | None, concepts: str, rows: int, length: int,
-         n_steps: int, out: str | None, report: bool, tracking_uri: str | None) -> int:
+         n_steps: int, tolerance: float, out: str | None, report: bool, tracking_uri: str | None) -> int:
     """Explain what MODEL learned.
 
     \b
@@ -70,11 +73,12 @@ def main(model: str, text: tuple[str, ...], html: str | None, split: str, limit:
     subject = load_subject(model, tracking_uri)
     if text:
         print(explain_texts(subject, list(text), n_steps, color=sys.stdout.isatty(), target=target, foil=foil,
-                            page=Path(html) if html else None))
+                            page=Path(html) if html else None, tolerance=tolerance or None))
         return 0
     folder = Path(out or f"explain/{subject.run_id}")
     print(explain(subject, folder, split=split, limit=limit, gates=gates, cells=cells, attributions=attributions,
-                  concepts=chosen, rows=rows, length=length, n_steps=n_steps, report=report))
+                  concepts=chosen, rows=rows, length=length, n_steps=n_steps, report=report,
+                  tolerance=tolerance or None))
     return 0
 
 

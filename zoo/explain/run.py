@@ -18,6 +18,7 @@ from zoo.explain.source import Subject
 from zoo.tasks.attribution import Attributions, attribute
 from zoo.tasks.inference import pad_ids, token_ids
 
+IG_TOLERANCE = 1e-3  # |convergence delta| integrated gradients works down to, doubling its steps (the issue's target)
 MAX_TEXT_TOKENS = 512  # a model without a max_length: integrated gradients costs n_steps passes of this
 
 
@@ -27,7 +28,7 @@ def _is_language_model(subject: Subject) -> bool:
 
 def explain(subject: Subject, folder: Path, *, split: str, limit: int, gates: bool | None, cells: bool,
             attributions: bool | None, concepts: list[Concept], rows: int, length: int, n_steps: int,
-            report: bool) -> str:
+            report: bool, tolerance: float | None = IG_TOLERANCE) -> str:
     """Every part that applies, written under `folder`; returns what to print."""
     recurrent = bool(getattr(subject.network.encoder, "recurrent", False))
     if gates:
@@ -41,7 +42,7 @@ def explain(subject: Subject, folder: Path, *, split: str, limit: int, gates: bo
     if cells and recurrent and _is_language_model(subject):
         parts.append(cells_report(subject, concepts, rows, length))
     if attributions is not False and not _is_language_model(subject):
-        parts.append(attribution_report(subject, split, limit, n_steps))
+        parts.append(attribution_report(subject, split, limit, n_steps, tolerance))
     if not parts:
         raise ZooError(f"nothing to explain in {subject.name} with these switches: gates need a recurrent core, "
                        "cells a language model, attributions a classifier")
@@ -57,7 +58,8 @@ def explain(subject: Subject, folder: Path, *, split: str, limit: int, gates: bo
 
 
 def explain_texts(subject: Subject, texts: list[str], n_steps: int, color: bool = False,
-                  target: str | None = None, foil: str | None = None, page: Path | None = None) -> str:
+                  target: str | None = None, foil: str | None = None, page: Path | None = None,
+                  tolerance: float | None = IG_TOLERANCE) -> str:
     """A classifier: each token of each text with its integrated-gradients and occlusion scores,
     and the prediction. A language model: what its next character (or `target` against `foil`)
     rests on. One block per text; `page` also gets a heatmap of them all (a language model's
@@ -72,7 +74,7 @@ def explain_texts(subject: Subject, texts: list[str], n_steps: int, color: bool 
         if target is not None or foil is not None:
             raise ZooError("target= and foil= name characters of a language model's next step; "
                            f"{subject.name} is a classifier: its text= is explained towards its predicted class")
-        explained = [_classify(subject, text, n_steps) for text in texts]
+        explained = [_classify(subject, text, n_steps, tolerance) for text in texts]
         blocks = [_token_lines(subject, e, color) for e in explained]
         if page is not None:
             _write(page, token_heatmap(f"{subject.name}: integrated gradients towards the predicted class",
@@ -85,7 +87,7 @@ def _write(page: Path, content: str) -> None:
     page.write_text(content)
 
 
-def _classify(subject: Subject, text: str, n_steps: int) -> Attributions:
+def _classify(subject: Subject, text: str, n_steps: int, tolerance: float | None) -> Attributions:
     """Integrated gradients and occlusion for one text; refused if the model would not see all of
     it, or knows none of its tokens."""
     max_length = subject.bundle.get("max_length") or MAX_TEXT_TOKENS
@@ -98,7 +100,7 @@ def _classify(subject: Subject, text: str, n_steps: int) -> Attributions:
     known = [i for i in ids if i != subject.tokenizer.token_to_id("[UNK]")]
     if not known:
         raise ZooError(f"text={text!r} has no token in the model's vocabulary; nothing to attribute")
-    return attribute(subject.network, *pad_ids([ids], pad_id), pad_id, n_steps)
+    return attribute(subject.network, *pad_ids([ids], pad_id), pad_id, n_steps, tolerance=tolerance)
 
 
 def _token_lines(subject: Subject, explained: Attributions, color: bool) -> str:
@@ -107,7 +109,7 @@ def _token_lines(subject: Subject, explained: Attributions, color: bool) -> str:
     occlusion = explained.scores["occlusion"][0, : len(tokens)]
     scale = float(abs(scores).max()) or 1.0
     lines = [f"predicted: {label} (p={float(explained.probability[0]):.3f}); integrated gradients "
-             f"(delta {float(explained.delta[0]):+.1e}) and occlusion per token:"]
+             f"({int(explained.steps[0])} steps, delta {float(explained.delta[0]):+.1e}) and occlusion per token:"]
     for token, score, drop in zip(tokens, scores, occlusion.tolist(), strict=True):
         shown = f"{token:>16}"
         if color:
