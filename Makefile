@@ -118,7 +118,7 @@ zoo: data ## train every conf/experiment recipe (SEEDS=3: over seeds), register 
 reproduce: data ## retrain a registered model from its logged config and compare: make reproduce MODEL=models:/sst2-sentiment/1
 	$(PY) -m zoo.reproduce model=$(MODEL) $(ARGS)
 
-explain: data ## what a recurrent model's gates do over its test split (saturation): make explain MODEL=models:/tinyshakespeare-generation@champion [ARGS="report=true"]
+explain: data ## what a model learned (gates, cells, token attributions) over its test split: make explain MODEL=models:/tinyshakespeare-generation@champion [ARGS="report=true"]
 	$(PY) -m zoo.explain model=$(MODEL) $(ARGS)
 
 throughput: data ## tokens/s: zoo step vs plain PyTorch loop, bucketing+packing vs naive padding (ARGS=--cores: every core)
