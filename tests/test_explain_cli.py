@@ -144,6 +144,8 @@ def test_a_classifiers_attributions_are_faithful_or_not_with_an_interval(trained
         assert f"explain/aopc_comprehensiveness/{method}" in metrics and f"explain/aopc_sufficiency/{method}" in metrics
     low, high = metrics["explain/aopc_margin/occlusion/ci95_low"], metrics["explain/aopc_margin/occlusion/ci95_high"]
     assert low <= metrics["explain/aopc_margin/occlusion"] <= high and metrics["explain/ig_delta_mean"] >= 0
+    assert 0 <= metrics["explain/ig_within_tolerance"] <= 1 and metrics["explain/ig_steps_mean"] >= 8
+    assert "integrated gradients: 8 steps, doubled for a text until its |delta| < 0.001" in printed
     assert (tmp_path / "attributions.html").read_text().count("<span") > 6
 
 

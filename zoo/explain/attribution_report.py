@@ -36,7 +36,10 @@ class AttributionReport:
     @property
     def metrics(self) -> dict[str, float]:
         out = {"explain/ig_delta_mean": float(self.delta.mean()), "explain/ig_delta_max": float(self.delta.max()),
+               "explain/ig_delta_median": float(np.median(self.delta)),
                "explain/ig_steps_mean": float(self.steps.mean())}
+        if self.tolerance is not None:
+            out["explain/ig_within_tolerance"] = self.within_tolerance
         for method, f in self.results.items():
             out[f"explain/aopc_comprehensiveness/{method}"] = float(f.comprehensiveness.mean())
             out[f"explain/aopc_sufficiency/{method}"] = float(f.sufficiency.mean())
@@ -46,8 +49,9 @@ class AttributionReport:
         return out | (self.focus.metrics if self.focus.applies() else {})
 
     def table(self) -> str:
-        """Faithfulness, and for questions where the top token falls."""
-        return self.faithfulness_table() + (f"\n\n{self.focus.table()}" if self.focus.applies() else "")
+        """Faithfulness, how well integrated gradients converged, and for questions where the top token falls."""
+        return (f"{self.faithfulness_table()}\n\nintegrated gradients: {self.steps_text()}; {self.delta_text()}"
+                + (f"\n\n{self.focus.table()}" if self.focus.applies() else ""))
 
     def faithfulness_table(self) -> str:
         lines = ["| method | comprehensiveness AOPC | sufficiency AOPC | comprehensiveness over random (95% CI) |",
@@ -66,10 +70,20 @@ class AttributionReport:
         n = len(self.delta)
         return (f"## Token attributions\n\n{n} texts of the {self.split} split, each explained for the class the "
                 "model predicts; tokens deleted in bins of 1, 5, 10, 20 and 50% (ERASER). Integrated gradients "
-                f"from an all-padding baseline, {self.steps_text()}: mean |convergence delta| "
-                f"{self.delta.mean():.2e} (max {self.delta.max():.2e}). Most faithful: {self.most_faithful}.\n\n"
+                f"from an all-padding baseline, {self.steps_text()}: {self.delta_text()}. Most faithful: "
+                f"{self.most_faithful}.\n\n"
                 f"{self.faithfulness_table()}\n\n[Texts coloured by integrated gradients](attributions.html)\n"
                 + (f"\n{self.focus.markdown()}" if self.focus.applies() else ""))
+
+    @property
+    def within_tolerance(self) -> float:
+        """The share of texts whose attributions add up to their logit difference within the tolerance."""
+        return float((self.delta <= (self.tolerance or 0.0)).mean())
+
+    def delta_text(self) -> str:
+        within = f"; {self.within_tolerance:.1%} of texts within the tolerance" if self.tolerance is not None else ""
+        return (f"|convergence delta| median {np.median(self.delta):.1e}, mean {self.delta.mean():.1e}, max "
+                f"{self.delta.max():.1e}{within}")
 
     def steps_text(self) -> str:
         if self.tolerance is None:

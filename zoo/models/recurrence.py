@@ -55,7 +55,14 @@ class DeferredWeightGrads(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
         rows = grad if grad.dim() == 2 else grad.transpose(0, 1).reshape(-1, grad.shape[-1])  # step order
-        return (grad, None, *(torch.cat(inputs).t().mm(rows) for inputs in ctx.records))
+        # under bf16 autocast the projected inputs (and so `grad`) are bf16, the carried state fp32:
+        # each weight's gradient is taken in the state's precision, as autocast's own matmul would keep it
+        return (grad, None, *(torch.cat(inputs).t().mm(rows.to(inputs[0].dtype)) for inputs in ctx.records))
+
+
+def widened(z: Tensor) -> Tensor:
+    """`z` in fp32 if autocast made it bf16 or fp16; fp32 and fp64 as they are."""
+    return z.float() if z.dtype in (torch.bfloat16, torch.float16) else z
 
 
 def unroll(step: Step, projected: Tensor, carried: Carried, lengths: Tensor | None = None,
@@ -85,7 +92,9 @@ def unroll(step: Step, projected: Tensor, carried: Carried, lengths: Tensor | No
             carried = tuple(part[:running] for part in carried)
         for inputs, (index, _) in zip(records, detached, strict=False):
             inputs.append(carried[index].detach())
-        carried = step(pre_activation(step_input, carried, detached), carried)
+        # the step's gates and cell in fp32 even under bf16 autocast (its matmuls stay bf16): a cell
+        # carried in bf16 loses the small updates it adds up over a long sequence
+        carried = step(widened(pre_activation(step_input, carried, detached)), carried)
         outputs.append(carried[0])
     if packed is None:
         return torch.stack(outputs, dim=1), carried
