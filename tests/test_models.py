@@ -136,3 +136,40 @@ def test_a_bundle_that_names_the_old_core_seed_loads_as_gates() -> None:
     assert old.encoder == "gates" and old.core_name == "gates"  # the key and the core both renamed
     weights = SequenceClassifier(EncoderSpec(encoder="gates", hidden_size=8, embedding_dim=6), 20, 2, 0, "last")
     SequenceClassifier(old, 20, 2, 0, "last").load_state_dict(weights.state_dict())
+
+
+@pytest.mark.parametrize(("encoder", "extra"), [("lstm", {}), ("gru", {}), ("lstmp", {"proj_size": 3}),
+                                                ("lstm", {"weight_drop": 0.3})])
+def test_a_unidirectional_core_run_padded_on_a_cpu_equals_the_packed_run(encoder: str, extra: dict) -> None:
+    """The CPU's padded path: the same outputs (zero past each end) and final top h as packing;
+    the rest of its state, which padding makes wrong, is NaN."""
+    torch.manual_seed(0)
+    spec = EncoderSpec.from_config({"encoder": encoder, "num_layers": 2, "hidden_size": 6, "embedding_dim": 4,
+                                    "dropout": 0.2, **extra})
+    net = SequenceClassifier(spec, 12, 3, 0, "last").eval()
+    tokens, lengths = torch.tensor([[1, 2, 3, 0, 0], [4, 5, 6, 7, 8], [9, 0, 0, 0, 0]]), torch.tensor([3, 5, 1])
+    padded_out, padded_state = net.encoder(tokens, lengths)
+    net.encoder.runs_padded = lambda embedded: False  # the packed path, as on a GPU
+    packed_out, packed_state = net.encoder(tokens, lengths)
+    torch.testing.assert_close(padded_out, packed_out)
+    torch.testing.assert_close(net.encoder.last_hidden(padded_state), net.encoder.last_hidden(packed_state))
+    hidden = net.encoder.core.hidden(padded_state)
+    assert hidden[:-1].isnan().all() and not hidden[-1].isnan().any()
+    if encoder != "gru":
+        assert padded_state[1].isnan().all()  # the cell state: where the padded run ended, not each row
+
+
+def test_bf16_autocast_keeps_the_logits_and_the_hand_written_cell_in_fp32() -> None:
+    torch.manual_seed(0)
+    tokens, lengths = torch.tensor([[1, 2, 3, 0], [4, 5, 6, 7]]), torch.tensor([3, 4])
+    for encoder in ("lstm", "gates"):
+        net = SequenceClassifier(EncoderSpec(encoder=encoder, hidden_size=8, embedding_dim=4), 10, 2, 0, "mean")
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            outputs, state = net.encoder(tokens, lengths)
+            logits = net(tokens, lengths)
+        reference = net(tokens, lengths)
+        torch.testing.assert_close(logits.float(), reference, atol=0.05, rtol=0.05)  # bf16 matmuls, same model
+        if encoder == "gates":
+            assert state[1].dtype == torch.float32 and outputs.dtype == torch.float32
+        logits.float().sum().backward()  # the deferred recurrent gradients meet bf16 inputs
+        assert all(p.grad is None or p.grad.dtype == torch.float32 for p in net.parameters())

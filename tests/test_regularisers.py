@@ -166,8 +166,8 @@ def test_stacked_layers_equal_the_multi_layer_core(variant: str) -> None:
         torch.testing.assert_close(got_out, want_out, rtol=0, atol=1e-6)
         assert type(got_state) is type(want_state)
         for got, want in zip(tensors(got_state), tensors(want_state), strict=True):
-            assert got.shape == want.shape
-            torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
+            assert got.shape == want.shape  # NaN where a CPU's padded run leaves no exact state, in both
+            torch.testing.assert_close(got, want, rtol=0, atol=1e-6, equal_nan=True)
         torch.testing.assert_close(locked(TOKENS, LENGTHS), plain(TOKENS, LENGTHS), rtol=0, atol=1e-6)
 
 

