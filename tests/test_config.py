@@ -157,3 +157,16 @@ def test_a_config_group_given_no_name_is_one_line_with_its_choices(override: str
     with pytest.raises(ConfigError) as refused:
         check_overrides([override])
     assert str(refused.value).startswith(message)
+
+
+def test_clipping_a_fused_optimizer_under_mixed_precision_is_refused_before_training(compose) -> None:
+    """Lightning would raise it from deep inside fit; one line names both ways out."""
+    from zoo.training.builders import check_config
+
+    cfg = compose("task=sentiment", "trainer.precision=bf16-mixed", "trainer.gradient_clip_val=1.0")
+    with pytest.raises(ConfigError, match=r"cannot clip a fused optimizer's gradients under "
+                                          r"trainer.precision=bf16-mixed: set task.module.optimizer.fused=false"):
+        check_config(cfg)
+    check_config(compose("task=sentiment", "trainer.precision=bf16-mixed", "trainer.gradient_clip_val=1.0",
+                         "task.module.optimizer.fused=false"))
+    check_config(compose("task=sentiment", "trainer.gradient_clip_val=1.0"))  # fp32 clips a fused optimizer fine

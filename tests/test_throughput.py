@@ -97,3 +97,25 @@ def test_core_table_marks_slow_hand_written_cores_and_lstmp_gets_a_projection() 
     assert text.splitlines()[-1].endswith("below 0.7x nn.LSTM: fgr")
     r["cores"].pop("fgr")
     assert format_cores(r).splitlines()[-1].endswith("every hand-written core >= 0.7x nn.LSTM")
+
+
+def test_precision_table_compares_fp32_and_bf16_on_the_same_batches(shared_data: Path,
+                                                                   base_overrides: tuple[str, ...]) -> None:
+    from zoo.training.precision_speed import compare_precisions, format_precisions
+
+    r = compare_precisions([*base_overrides, "debug=smoke"], "bf16-mixed", num_batches=2, repeats=1)
+    assert set(r["tokens_per_cpu_s"]) == {"32-true", "bf16-mixed"} and r["task"] == "sentiment"
+    assert r["gain_median"] == pytest.approx(r["tokens_per_cpu_s"]["bf16-mixed"]["median"]
+                                             / r["tokens_per_cpu_s"]["32-true"]["median"])
+    assert "bf16-mixed / 32-true: " in format_precisions(r) and "(target >= 1.3x)" in format_precisions(r)
+    lm = compare_precisions([*base_overrides, "task=generation", "debug=smoke"], "bf16-mixed", 1, 1)
+    assert lm["task"] == "generation" and lm["tokens"] > 0
+
+
+def test_cores_and_precision_are_one_table_at_a_time(capsys: pytest.CaptureFixture[str]) -> None:
+    from helpers.tool_errors import one_error_line
+
+    from zoo.throughput import main
+
+    assert "--cores and --precision are two different tables" in one_error_line(
+        main, ["--cores", "--precision", "bf16-mixed"], capsys)

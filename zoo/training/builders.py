@@ -47,10 +47,22 @@ def check_config(cfg: DictConfig) -> EncoderSpec:
             raise ConfigError(f"task={cfg.task.name} pools nothing (it predicts every step), so "
                               f"task.module.pooling={cfg.task.module.pooling} does not apply: drop it")
     kind.check_model(spec, cfg)
+    check_fused_clipping(cfg)
     pooling = task_pooling(cfg, spec)
     if pooling is not None:
         check_encoder_pooling(spec, pooling)
     return spec
+
+
+def check_fused_clipping(cfg: DictConfig) -> None:
+    """Lightning refuses, deep inside `fit`, to clip the gradients of a fused optimizer under
+    mixed precision (it unscales them itself); say so before anything runs."""
+    optimizer = cfg.task.module.get("optimizer") or {}
+    precision = str(cfg.trainer.get("precision"))
+    if optimizer.get("fused") and "mixed" in precision and cfg.trainer.get("gradient_clip_val"):
+        raise ConfigError(f"trainer.gradient_clip_val={cfg.trainer.gradient_clip_val} cannot clip a fused optimizer's "
+                          f"gradients under trainer.precision={precision}: set task.module.optimizer.fused=false "
+                          "(slower steps), or leave the clipping out")
 
 
 def task_pooling(cfg: DictConfig, spec: EncoderSpec) -> str | None:

@@ -103,12 +103,13 @@ class _EpochClock(Callback):
         self.timing = self.watch.stop()
 
 
-def zoo_timing(module: L.LightningModule, batches: list[Batch]) -> Timing:
+def zoo_timing(module: L.LightningModule, batches: list[Batch], precision: str = "32-true") -> Timing:
+    """One Lightning epoch over `batches` at `precision`; only the epoch is inside the clock."""
     clock = _EpochClock()
     trainer = L.Trainer(
         accelerator="cpu", max_epochs=1, logger=False, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-        limit_val_batches=0, callbacks=[clock, NonFiniteLossGuard()],
+        limit_val_batches=0, precision=precision, callbacks=[clock, NonFiniteLossGuard()],
     )
     trainer.fit(module, train_dataloaders=DataLoader(batches, batch_size=None))
     assert clock.timing is not None, "Lightning ran no training epoch"
