@@ -176,3 +176,13 @@ def test_same_seed_same_figures_on_an_idle_and_a_busy_machine(compose) -> None:
     assert round(idle.best_value, 4) == round(busy.best_value, 4)
     for key in ("test/acc", "test/loss", "test/f1_macro"):
         assert round(idle.metrics[key], 4) == round(busy.metrics[key], 4)
+
+
+@pytest.mark.parametrize("task", ["sentiment", "generation"])
+def test_bf16_on_the_cpu_trains_with_a_finite_loss(task: str, compose: Callable[..., DictConfig]) -> None:
+    """trainer=cpu_bf16: autocast in training, fp32 metrics, the LM's clipping with its own optimiser."""
+    cfg = compose(f"task={task}", "debug=smoke", "trainer=cpu_bf16", *SMALL)
+    assert cfg.trainer.precision == "bf16-mixed"
+    result = run_training(cfg)
+    metric = "test/acc" if task == "sentiment" else "test/loss"
+    assert math.isfinite(result.metrics[metric])
