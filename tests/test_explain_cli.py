@@ -179,6 +179,7 @@ def test_html_without_a_text_is_one_line(trained, capsys) -> None:
     (["text=" + "good " * 300], "text= has 300 tokens and "),
     (["text=zzzz qqqq"], "has no token in the model's vocabulary"),
     (["n_steps=1"], "invalid n_steps= value"),
+    (["text=a film", "tolerance=2"], "invalid tolerance= value"),
 ])
 def test_bad_text_input_is_one_line(trained, argv: list[str], message: str, capsys) -> None:
     run_id, uri = trained

@@ -138,8 +138,7 @@ def test_a_bundle_that_names_the_old_core_seed_loads_as_gates() -> None:
     SequenceClassifier(old, 20, 2, 0, "last").load_state_dict(weights.state_dict())
 
 
-@pytest.mark.parametrize(("encoder", "extra"), [("lstm", {}), ("gru", {}), ("lstmp", {"proj_size": 3}),
-                                                ("lstm", {"weight_drop": 0.3})])
+@pytest.mark.parametrize(("encoder", "extra"), [("lstm", {}), ("gru", {}), ("lstm", {"weight_drop": 0.3})])
 def test_a_unidirectional_core_run_padded_on_a_cpu_equals_the_packed_run(encoder: str, extra: dict) -> None:
     """The CPU's padded path: the same outputs (zero past each end) and final top h as packing;
     the rest of its state, which padding makes wrong, is NaN."""
@@ -157,6 +156,16 @@ def test_a_unidirectional_core_run_padded_on_a_cpu_equals_the_packed_run(encoder
     assert hidden[:-1].isnan().all() and not hidden[-1].isnan().any()
     if encoder != "gru":
         assert padded_state[1].isnan().all()  # the cell state: where the padded run ended, not each row
+
+
+def test_a_projected_or_bidirectional_core_keeps_packing() -> None:
+    """oneDNN has no LSTM-with-projection kernel; a backward direction must start at each row's end."""
+    embedded = torch.zeros(2, 3, 4)
+    for spec in (EncoderSpec(encoder="lstmp", proj_size=3, hidden_size=6, embedding_dim=4),
+                 EncoderSpec(encoder="lstm", bidirectional=True, hidden_size=6, embedding_dim=4)):
+        assert not SequenceClassifier(spec, 12, 3, 0, "last").encoder.runs_padded(embedded)
+    assert SequenceClassifier(EncoderSpec(hidden_size=6, embedding_dim=4), 12, 3, 0, "last").encoder.runs_padded(
+        embedded)
 
 
 def test_bf16_autocast_keeps_the_logits_and_the_hand_written_cell_in_fp32() -> None:
