@@ -121,7 +121,7 @@ reproduce: data ## retrain a registered model from its logged config and compare
 explain: data ## what a model learned (gates, cells, token attributions) over its test split: make explain MODEL=models:/tinyshakespeare-generation@champion [ARGS="report=true"]
 	$(PY) -m zoo.explain model=$(MODEL) $(ARGS)
 
-throughput: data ## tokens/s: zoo step vs plain PyTorch loop, bucketing+packing vs naive padding (ARGS=--cores: every core)
+throughput: data ## tokens/s: zoo step vs plain PyTorch loop, bucketing vs naive padding (ARGS=--cores: every core; ARGS="--precision bf16-mixed experiment=sst2_lstm": bf16 vs fp32)
 	$(PY) -m zoo.throughput $(ARGS)
 
 bench: throughput ## the old name of `throughput`, kept for one release
