@@ -138,31 +138,36 @@ def test_a_bundle_that_names_the_old_core_seed_loads_as_gates() -> None:
     SequenceClassifier(old, 20, 2, 0, "last").load_state_dict(weights.state_dict())
 
 
-@pytest.mark.parametrize(("encoder", "extra"), [("lstm", {}), ("gru", {}), ("lstm", {"weight_drop": 0.3})])
-def test_a_unidirectional_core_run_padded_on_a_cpu_equals_the_packed_run(encoder: str, extra: dict) -> None:
-    """The CPU's padded path: the same outputs (zero past each end) and final top h as packing;
-    the rest of its state, which padding makes wrong, is NaN."""
+@pytest.mark.parametrize(("encoder", "extra"), [("lstm", {}), ("gru", {}), ("lstm", {"weight_drop": 0.3}),
+                                                ("lstm", {"bidirectional": True}), ("gru", {"bidirectional": True})])
+def test_a_core_run_padded_on_a_cpu_equals_the_packed_run(encoder: str, extra: dict) -> None:
+    """The CPU's padded path: the same outputs (zero past each end) and final top h as packing
+    (both directions of a bidirectional core); the rest of its state, which padding makes
+    wrong, is NaN."""
     torch.manual_seed(0)
     spec = EncoderSpec.from_config({"encoder": encoder, "num_layers": 2, "hidden_size": 6, "embedding_dim": 4,
                                     "dropout": 0.2, **extra})
     net = SequenceClassifier(spec, 12, 3, 0, "last").eval()
     tokens, lengths = torch.tensor([[1, 2, 3, 0, 0], [4, 5, 6, 7, 8], [9, 0, 0, 0, 0]]), torch.tensor([3, 5, 1])
     padded_out, padded_state = net.encoder(tokens, lengths)
-    net.encoder.runs_padded = lambda embedded: False  # the packed path, as on a GPU
+    net.encoder.runs_padded = lambda embedded, state=None: False  # the packed path, as on a GPU
     packed_out, packed_state = net.encoder(tokens, lengths)
     torch.testing.assert_close(padded_out, packed_out)
     torch.testing.assert_close(net.encoder.last_hidden(padded_state), net.encoder.last_hidden(packed_state))
     hidden = net.encoder.core.hidden(padded_state)
-    assert hidden[:-1].isnan().all() and not hidden[-1].isnan().any()
+    top = 2 if extra.get("bidirectional") else 1
+    assert hidden.shape == net.encoder.core.hidden(packed_state).shape
+    assert hidden[:-top].isnan().all() and not hidden[-top:].isnan().any()
     if encoder != "gru":
         assert padded_state[1].isnan().all()  # the cell state: where the padded run ended, not each row
 
 
-def test_a_projected_or_bidirectional_core_keeps_packing() -> None:
-    """oneDNN has no LSTM-with-projection kernel; a backward direction must start at each row's end."""
+def test_a_projected_core_and_a_wrapped_bidirectional_one_keep_packing() -> None:
+    """oneDNN has no LSTM-with-projection kernel; a bidirectional core runs padded only as the
+    plain module (weight drop wraps it)."""
     embedded = torch.zeros(2, 3, 4)
     for spec in (EncoderSpec(encoder="lstmp", proj_size=3, hidden_size=6, embedding_dim=4),
-                 EncoderSpec(encoder="lstm", bidirectional=True, hidden_size=6, embedding_dim=4)):
+                 EncoderSpec(encoder="lstm", bidirectional=True, hidden_size=6, embedding_dim=4, weight_drop=0.2)):
         assert not SequenceClassifier(spec, 12, 3, 0, "last").encoder.runs_padded(embedded)
     assert SequenceClassifier(EncoderSpec(hidden_size=6, embedding_dim=4), 12, 3, 0, "last").encoder.runs_padded(
         embedded)

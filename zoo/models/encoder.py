@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from zoo.models.bidirectional import padded_bidirectional
 from zoo.models.cores import Sizes, core
 from zoo.models.pooling import real_steps
 from zoo.models.regularisers import regularised
@@ -31,8 +32,8 @@ class RecurrentEncoder(nn.Module):
     under bf16 autocast (packed: 1.07x). Each row's outputs are exact up to its end (a
     unidirectional core never reads ahead) and zero after; of the final state only the top
     layer's h (read at each row's last step) is exact, and every other tensor of it is NaN, so
-    nothing can use it unnoticed. A bidirectional core keeps packing: its backward direction
-    must start at each row's end.
+    nothing can use it unnoticed. A bidirectional core runs each direction padded, the
+    backward one over each row reversed within its length (`zoo.models.bidirectional`).
     """
 
     recurrent = True
@@ -61,7 +62,10 @@ class RecurrentEncoder(nn.Module):
             outputs, state = self.rnn(embedded, state, lengths)
         elif lengths is None:
             outputs, state = self.rnn(embedded, state)
-        elif self.runs_padded(embedded):
+        elif self.runs_padded(embedded, state) and self.spec.bidirectional:
+            outputs, top = padded_bidirectional(self.rnn, embedded, lengths)
+            state = self._top_only(top)
+        elif self.runs_padded(embedded, state):
             outputs, state = self.rnn(embedded, state)
             outputs, state = self._at_lengths(outputs, state, lengths)
         else:
@@ -74,10 +78,19 @@ class RecurrentEncoder(nn.Module):
             )
         return outputs, state
 
-    def runs_padded(self, embedded: Tensor) -> bool:
+    def runs_padded(self, embedded: Tensor, state: State | None = None) -> bool:
         """Whether a batch with lengths runs padded (see the class). Not with a projection
-        (lstmp): oneDNN has no kernel for it, and PyTorch's fallback gains nothing padded."""
-        return embedded.device.type == "cpu" and not self.spec.bidirectional and not self.spec.proj_size
+        (lstmp): oneDNN has no kernel for it, and PyTorch's fallback gains nothing padded. A
+        bidirectional core only as the plain module, from a zero state."""
+        if embedded.device.type != "cpu" or self.spec.proj_size:
+            return False
+        return not self.spec.bidirectional or (state is None and isinstance(self.rnn, nn.LSTM | nn.GRU))
+
+    def _top_only(self, top: Tensor) -> State:
+        """A final state laid out as the module's, (layers * 2, batch, hidden) per tensor, with
+        the top layer's h of both directions and NaN everywhere else."""
+        h_n = torch.cat([top.new_full((2 * self.spec.num_layers - 2, *top.shape[1:]), float("nan")), top])
+        return (h_n, torch.full_like(h_n, float("nan"))) if isinstance(self.rnn, nn.LSTM) else h_n
 
     def _at_lengths(self, outputs: Tensor, state: State, lengths: Tensor) -> tuple[Tensor, State]:
         """A padded run's outputs zeroed past each row's end, as `pad_packed_sequence` leaves them,
