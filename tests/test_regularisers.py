@@ -66,7 +66,8 @@ def test_every_core_runs_on_the_dropped_recurrent_matrices(variant: str) -> None
         assert len(matrices) == 2 * (2 if bidirectional else 1)  # every weight_hh_l{k}[_reverse]
 
         dropped.eval()
-        assert torch.equal(dropped(TOKENS, LENGTHS), plain.eval()(TOKENS, LENGTHS))  # eval: U unchanged
+        # eval: U unchanged (to rounding: a wrapped bidirectional core packs, the plain one runs padded on a CPU)
+        torch.testing.assert_close(dropped(TOKENS, LENGTHS), plain.eval()(TOKENS, LENGTHS), rtol=0, atol=1e-6)
         dropped.train()
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # no warning about the weights, at every step or once
@@ -74,7 +75,7 @@ def test_every_core_runs_on_the_dropped_recurrent_matrices(variant: str) -> None
         undropped = plain.train()(TOKENS, LENGTHS)  # no other dropout: deterministic
         assert not torch.allclose(first, second) and not torch.allclose(first, undropped)
         dropped.eval()
-        assert torch.equal(dropped(TOKENS, LENGTHS), plain.eval()(TOKENS, LENGTHS))  # and back
+        torch.testing.assert_close(dropped(TOKENS, LENGTHS), plain.eval()(TOKENS, LENGTHS), rtol=0, atol=1e-6)  # back
         first.sum().backward()
         for name, parameter in dropped.named_parameters():
             if name.endswith(".original"):
@@ -166,8 +167,9 @@ def test_stacked_layers_equal_the_multi_layer_core(variant: str) -> None:
         torch.testing.assert_close(got_out, want_out, rtol=0, atol=1e-6)
         assert type(got_state) is type(want_state)
         for got, want in zip(tensors(got_state), tensors(want_state), strict=True):
-            assert got.shape == want.shape  # NaN where a CPU's padded run leaves no exact state, in both
-            torch.testing.assert_close(got, want, rtol=0, atol=1e-6, equal_nan=True)
+            assert got.shape == want.shape
+            exact = ~(got.isnan() | want.isnan())  # NaN where a CPU's padded run leaves no exact state
+            torch.testing.assert_close(got[exact], want[exact], rtol=0, atol=1e-6)
         torch.testing.assert_close(locked(TOKENS, LENGTHS), plain(TOKENS, LENGTHS), rtol=0, atol=1e-6)
 
 

@@ -7,9 +7,9 @@ comes from process CPU time, paired repeat by repeat, as in `zoo.training.pipeli
 Why a recipe may gain little, measured (SST-2 LSTM 1x128, forward + backward + Adam, CPU time
 per token): on a CPU, `nn.LSTM` over a packed batch runs a per-step path that bf16 barely
 speeds up (1.07x); over a padded batch it runs oneDNN's fused kernel, 1.32x faster in bf16.
-So the zoo runs unidirectional cores padded on a CPU (`RecurrentEncoder`); a bidirectional
-core still packs, and the hand-written cores step in Python, where a step's fixed cost is
-not the matmul that bf16 makes cheaper."""
+So the zoo runs `nn.LSTM`/`nn.GRU` cores padded on a CPU (`RecurrentEncoder`, both directions
+exactly); the hand-written cores step in Python, where a step's fixed cost is not the matmul
+that bf16 makes cheaper."""
 
 from __future__ import annotations
 
