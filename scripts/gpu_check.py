@@ -39,14 +39,13 @@ def cores_on(device: str) -> dict[str, Any]:
     """Every registered core runs forward and backward on `device`; `gates` equals `nn.LSTM`."""
     from zoo.models import EncoderSpec, SequenceClassifier
     from zoo.models.cores import all_cores
-    from zoo.training.core_speed import core_overrides
 
     torch.manual_seed(0)
     tokens = torch.randint(2, 50, (8, 12), device=device)
     lengths = torch.randint(1, 13, (8,), device=device)
     out: dict[str, Any] = {}
     for name in sorted(all_cores()):
-        extra = {k.split(".", 1)[1].split("=")[0]: int(k.split("=")[1]) for k in core_overrides(name, 16)[1:]}
+        extra = {"proj_size": 8} if all_cores()[name].projects else {}
         spec = EncoderSpec.from_config({"encoder": name, "hidden_size": 16, "embedding_dim": 8, "num_layers": 2,
                                         "weight_drop": 0.2, **extra})
         net = SequenceClassifier(spec, 50, 3, 0, "last").to(device).train()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.explain.character_views import scale_of, shaded
 from zoo.explain.faithfulness import Faithfulness, aopc, margin_over_random
 from zoo.explain.question_focus import QuestionFocus, question_focus
 from zoo.explain.source import Subject, split_batches
@@ -106,10 +107,8 @@ def token_heatmap(title: str, texts: list[tuple[list[str], np.ndarray, str]]) ->
     each text on its own scale), headed by the class it was explained for."""
     rows = []
     for tokens, scores, label in texts:
-        scale = float(np.abs(scores).max()) or 1.0
-        spans = " ".join(
-            f'<span title="{s:+.3f}" style="background: rgba({"214,39,40" if s > 0 else "31,119,180"},'
-            f'{abs(s) / scale:.2f})">{html.escape(t)}</span>' for t, s in zip(tokens, scores, strict=True))
+        scale = scale_of(scores)
+        spans = " ".join(shaded(token, float(score), scale) for token, score in zip(tokens, scores, strict=True))
         rows.append(f"<p><b>{html.escape(label)}</b>: {spans}</p>")
     return (f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title><h3>{html.escape(title)}</h3>"
             "<p>red: for it, blue: against it</p>" + "".join(rows))

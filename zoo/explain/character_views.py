@@ -1,7 +1,8 @@
-"""Text coloured character by character, as Karpathy et al. (2015) show a cell: one HTML
-rendering (a span per character, hover for its value) and one PNG (the text laid out in a grid
-of coloured cells), shared by the cell pages and a language model's attributions. Red is
-positive, blue negative, each view on its own symmetric scale."""
+"""Text coloured piece by piece, as Karpathy et al. (2015) show a cell: one HTML rendering (a
+span per character or token, hover for its value) and one PNG (characters laid out in a grid
+of coloured cells), shared by the cell pages, a language model's attributions and a
+classifier's token heatmap. Red is positive, blue negative, each view on its own symmetric
+scale."""
 
 from __future__ import annotations
 
@@ -18,17 +19,21 @@ GRID_COLUMNS = 80
 GRID_LINES = 24
 
 
-def character_spans(text: str, values: Sequence[float], titles: Sequence[str] | None = None) -> str:
+def shaded(piece: str, value: float, scale: float) -> str:
+    """One `<span>` of text on the colour of its value (hover: the value)."""
+    return (f'<span title="{value:+.4f}" style="background: rgba({RED if value > 0 else BLUE},'
+            f'{abs(value) / scale:.2f})">{html.escape(piece)}</span>')
+
+
+def scale_of(values: Sequence[float]) -> float:
+    """The largest |value|, so each view spans its own range (1 when all are 0)."""
+    return float(np.abs(np.asarray(values, dtype=float)).max(initial=0.0)) or 1.0
+
+
+def character_spans(text: str, values: Sequence[float]) -> str:
     """`<span>`s for a `<pre>`: a newline stays a line break, every character keeps its width."""
-    scale = float(np.abs(np.asarray(values, dtype=float)).max(initial=0.0)) or 1.0
-    spans = []
-    for k, (char, value) in enumerate(zip(text, values, strict=False)):
-        colour = RED if value > 0 else BLUE
-        shown = "\n" if char == "\n" else html.escape(char)
-        title = html.escape(titles[k]) if titles else f"{value:+.4f}"
-        spans.append(f'<span title="{title}" style="background: rgba({colour},{abs(value) / scale:.2f})">'
-                     f"{shown}</span>")
-    return "".join(spans)
+    scale = scale_of(values)
+    return "".join(shaded(char, value, scale) for char, value in zip(text, values, strict=False))
 
 
 def layout(text: str, columns: int = GRID_COLUMNS, lines: int = GRID_LINES) -> list[tuple[int, int, int]]:

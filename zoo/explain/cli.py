@@ -23,6 +23,7 @@ import click
 from zoo.cli import MODEL_URI, Switch, ZooCommand
 from zoo.explain.concepts import builtin_names, find_concept
 from zoo.explain.source import SPLITS
+from zoo.tasks.attribution import IG_TOLERANCE, MAX_STEPS
 
 
 @click.command("zoo-explain", cls=ZooCommand)
@@ -45,9 +46,9 @@ from zoo.explain.source import SPLITS
 @click.option("--rows", type=click.IntRange(min=2, max=1024), default=32, help="Stretches of text per split for cells.")
 @click.option("--length", type=click.IntRange(min=16, max=4096), default=512, help="Characters per stretch.")
 @click.option("--n-steps", type=click.IntRange(min=2, max=1000), default=50, help="Integrated gradients' steps.")
-@click.option("--tolerance", type=click.FloatRange(min=0, max=1), default=1e-3, show_default=True,
-              help="Integrated gradients doubles a text's steps (up to 1000) until its |convergence delta| is below "
-                   "this; 0: n_steps only.")
+@click.option("--tolerance", type=click.FloatRange(min=0, max=1), default=IG_TOLERANCE, show_default=True,
+              help=f"Integrated gradients doubles a text's steps (up to {MAX_STEPS}) until its |convergence delta| "
+                   "is below this; 0: n_steps only.")
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for the files (default explain/<run id>).")
 @click.option("--report", type=Switch(), default="false", help="Log the figures and files on the model's run.")
 @click.option("--tracking-uri", metavar="URI", help="MLflow store (default: as zoo-train).")

@@ -15,10 +15,9 @@ from zoo.explain.characters import attribute_characters, character_page, describ
 from zoo.explain.concepts import Concept
 from zoo.explain.report import check_recurrent, log_on_run, saturation_report
 from zoo.explain.source import Subject
-from zoo.tasks.attribution import Attributions, attribute
+from zoo.tasks.attribution import IG_TOLERANCE, Attributions, attribute
 from zoo.tasks.inference import pad_ids, token_ids
 
-IG_TOLERANCE = 1e-3  # |convergence delta| integrated gradients works down to, doubling its steps (the target)
 MAX_TEXT_TOKENS = 512  # a model without a max_length: integrated gradients costs n_steps passes of this
 
 

@@ -25,11 +25,10 @@ class RecurrentEncoder(nn.Module):
     is spent on padding) and any other core (`HandwrittenLSTM`) freezes each row's state past its
     end, so all return the state at each row's last real token.
 
-    Except on a CPU, where a unidirectional packed core (`nn.LSTM` without a projection, `nn.GRU`)
-    runs over the padded batch instead:
-    PyTorch takes a per-step path for packed sequences there and oneDNN's fused kernel for a
-    padded batch, 1.35x the training tokens per CPU-second on SST-2 batches in fp32 and 1.78x
-    under bf16 autocast (packed: 1.07x). Each row's outputs are exact up to its end (a
+    Except on a CPU, where `nn.LSTM` (without a projection) and `nn.GRU` run over the padded
+    batch instead: PyTorch takes a per-step path for packed sequences there and oneDNN's fused
+    kernel for a padded batch, 1.35x the training tokens per CPU-second on SST-2 batches in fp32
+    and 1.78x under bf16 autocast (packed: 1.07x). Each row's outputs are exact up to its end (a
     unidirectional core never reads ahead) and zero after; of the final state only the top
     layer's h (read at each row's last step) is exact, and every other tensor of it is NaN, so
     nothing can use it unnoticed. A bidirectional core runs each direction padded, the
@@ -62,12 +61,13 @@ class RecurrentEncoder(nn.Module):
             outputs, state = self.rnn(embedded, state, lengths)
         elif lengths is None:
             outputs, state = self.rnn(embedded, state)
-        elif self.runs_padded(embedded, state) and self.spec.bidirectional:
-            outputs, top = padded_bidirectional(self.rnn, embedded, lengths)
-            state = self._top_only(top)
         elif self.runs_padded(embedded, state):
-            outputs, state = self.rnn(embedded, state)
-            outputs, state = self._at_lengths(outputs, state, lengths)
+            if self.spec.bidirectional:
+                outputs, top = padded_bidirectional(self.rnn, embedded, lengths)
+                state = self._top_only(top)
+            else:
+                outputs, state = self.rnn(embedded, state)
+                outputs, state = self._at_lengths(outputs, state, lengths)
         else:
             packed = pack_padded_sequence(
                 embedded, lengths.cpu(), batch_first=True, enforce_sorted=False
