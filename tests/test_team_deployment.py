@@ -115,7 +115,7 @@ def test_two_workers_sweep_against_the_team_services(team_sweep) -> None:
 
     study = optuna.load_study(study_name=study_name, storage=storage)  # the study is in PostgreSQL
     trials = [t for t in study.trials if "zoo.surplus" not in t.user_attrs]  # a surplus trial never trains
-    states = [(t.number, t.state, t.user_attrs) for t in study.trials]
+    states = "\n".join(f"{t.number} {t.state.name} {t.user_attrs.get('fail_reason', '')}" for t in study.trials)
     assert len(trials) == 2 and all(t.state == TrialState.COMPLETE for t in trials), states
     assert len({t.user_attrs["worker"] for t in study.trials}) == 2  # both workers took a trial
 

@@ -3,6 +3,8 @@ store path fails in seconds with the fix, not after the data loads or minutes of
 
 from __future__ import annotations
 
+import socket
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -13,6 +15,7 @@ from zoo.paths import ensure_folder
 from zoo.secrets import mask
 
 SERVER_TIMEOUT_S = 5.0
+SERVER_PATIENCE_S = 60.0
 FIX_URI = "set tracking_uri= / logger.tracking_uri= or MLFLOW_TRACKING_URI (unset it for the embedded mlflow.db)"
 
 
@@ -21,19 +24,30 @@ def is_server(tracking_uri: str) -> bool:
     return tracking_uri.startswith(("http://", "https://"))
 
 
-def check_server(uri: str, timeout: float = SERVER_TIMEOUT_S) -> None:
-    """An http(s) tracking server must answer within `timeout` (any HTTP status will do)."""
+def check_server(uri: str, timeout: float = SERVER_TIMEOUT_S, patience: float = SERVER_PATIENCE_S) -> None:
+    """An http(s) tracking server must answer (any HTTP status will do). A refused connection or
+    an unknown host fails at once; a server that is up but busy (one request worker serving
+    another client's upload, a loaded CI machine) is asked again until `patience` seconds have
+    passed: a timeout is slowness, not a dead server (CI failed a sweep trial on one)."""
     parts = urlsplit(uri)
     url = parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]).geturl().rstrip("/")  # no user:password@
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=timeout):
-            pass
-    except urllib.error.HTTPError:
-        return  # it answered: reachable (auth and routes are MLflow's business)
-    except (OSError, ValueError) as err:
-        reason = getattr(err, "reason", err)
-        raise ConfigError(f"the MLflow tracking server {mask(uri)} does not answer ({reason}); start it "
-                          f"(make ui, or mlflow server) or {FIX_URI}") from None
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=timeout):
+                return
+        except urllib.error.HTTPError:
+            return  # it answered: reachable (auth and routes are MLflow's business)
+        except (OSError, ValueError) as err:
+            reason = getattr(err, "reason", err)
+            if not _timed_out(reason) or time.monotonic() >= deadline:
+                waited = f" within {patience:.0f} s" if _timed_out(reason) else ""
+                raise ConfigError(f"the MLflow tracking server {mask(uri)} does not answer{waited} ({reason}); "
+                                  f"start it (make ui, or mlflow server) or {FIX_URI}") from None
+
+
+def _timed_out(reason: object) -> bool:
+    return isinstance(reason, (TimeoutError, socket.timeout)) or "timed out" in str(reason)
 
 
 def store_path(uri: str) -> Path | None:
