@@ -11,6 +11,7 @@ from typing import Any
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
 from zoo.data.spec import PAD, SPECIAL_TOKENS, UNK, TokenizerSpec  # noqa: F401 - PAD: re-exported
+from zoo.data.word_ids import encode_ids
 
 
 def train_tokenizer(spec: TokenizerSpec, texts: Iterable[str]) -> Tokenizer:
@@ -58,7 +59,7 @@ class BatchEncoder:
         if self._tokenizer is None:
             self._tokenizer = Tokenizer.from_str(self.tokenizer_json)
         unk = self._tokenizer.token_to_id(UNK)
-        ids = [enc.ids[: self.max_length] or [unk] for enc in self._tokenizer.encode_batch(batch["text"])]
+        ids = [row[: self.max_length] or [unk] for row in encode_ids(self._tokenizer, batch["text"])]
         out: dict[str, list] = {"input_ids": ids}
         if self.label_ids is not None:
             out["label_id"] = [self.label_ids[label] for label in batch["label"]]

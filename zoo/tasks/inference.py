@@ -16,6 +16,7 @@ import torch
 from tokenizers import Tokenizer
 from torch import Tensor, nn
 
+from zoo.data.word_ids import encode_ids
 from zoo.errors import InputError
 
 # what a generating model accepts besides the prompts, with its defaults (top_k 0: no cut-off)
@@ -77,15 +78,13 @@ def token_ids(tokenizer: Tokenizer, texts: Sequence[str], max_length: int | None
     """Each text's token ids, cut to `max_length` as training cut them; a text with no known
     token becomes one [UNK]. Logs how many were cut (see TRUNCATION_LOG)."""
     unk = tokenizer.token_to_id("[UNK]")
-    # the same ids without the character offsets, which nothing here reads (tokenizers >= 0.20)
-    encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)
-    encoded = encode(list(texts))
+    encoded = encode_ids(tokenizer, texts)
     if max_length is not None:
-        cut = sum(len(enc.ids) > max_length for enc in encoded)
+        cut = sum(len(ids) > max_length for ids in encoded)
         if cut:
             truncation_log.info("%d text(s) longer than the model's max_length=%d tokens were truncated to it",
                                 cut, max_length, extra={"truncated": cut, "max_length": max_length})
-    return [enc.ids[:max_length] or [unk] for enc in encoded]
+    return [ids[:max_length] or [unk] for ids in encoded]
 
 
 def pad_ids(ids: Sequence[list[int]], pad_id: int = 0) -> tuple[Tensor, Tensor]:
