@@ -63,6 +63,8 @@ def cores_on(device: str) -> dict[str, Any]:
 
 def lstm_speed(device: str, steps: int, batch: int, length: int, width: int, layers: int) -> dict[str, float]:
     """Tokens/s of a bare `nn.LSTM` training loop, fp32 and under fp16/bf16 autocast."""
+    from zoo.models.encoder import onednn_for_autocast
+
     lstm = nn.LSTM(width, width, layers, batch_first=True).to(device)
     head = nn.Linear(width, width).to(device)
     optimizer = torch.optim.AdamW([*lstm.parameters(), *head.parameters()], 1e-3)
@@ -76,7 +78,8 @@ def lstm_speed(device: str, steps: int, batch: int, length: int, width: int, lay
             start = time.perf_counter()
             for _ in range(2 if warm else steps):
                 optimizer.zero_grad()
-                with torch.autocast(device.split(":")[0], dtype=dtype or torch.float32, enabled=dtype is not None):
+                with torch.autocast(device.split(":")[0], dtype=dtype or torch.float32, enabled=dtype is not None), \
+                        onednn_for_autocast():  # a CPU without bf16 kernels: PyTorch's own, in fp32
                     loss = head(lstm(x)[0]).float().pow(2).mean()
                 scaler.scale(loss).backward()
                 scaler.step(optimizer)

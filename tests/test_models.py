@@ -8,6 +8,7 @@ from helpers.padding import padding_changes_nothing
 
 from zoo.errors import ConfigError
 from zoo.models import EncoderSpec, LanguageModelNetwork, SequenceClassifier
+from zoo.models import encoder as encoder_module
 from zoo.models.pooling import pool
 
 
@@ -171,6 +172,25 @@ def test_a_projected_core_and_a_wrapped_bidirectional_one_keep_packing() -> None
         assert not SequenceClassifier(spec, 12, 3, 0, "last").encoder.runs_padded(embedded)
     assert SequenceClassifier(EncoderSpec(hidden_size=6, embedding_dim=4), 12, 3, 0, "last").encoder.runs_padded(
         embedded)
+
+
+@pytest.mark.parametrize("encoder", ["lstm", "bilstm", "gru"])
+def test_bf16_autocast_on_a_cpu_without_bf16_kernels_runs_the_recurrence_in_fp32(
+        encoder: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """oneDNN fails under bf16 autocast where the CPU lacks bf16 kernels (an AVX2-only EPYC):
+    rows of one length (packed as padded inside PyTorch) and a padded batch alike must run, on
+    PyTorch's own kernels, and oneDNN is on again afterwards."""
+    monkeypatch.setattr(encoder_module, "onednn_supports", lambda dtype: dtype != torch.bfloat16)
+    torch.manual_seed(0)
+    spec = EncoderSpec(encoder="lstm" if encoder == "bilstm" else encoder, hidden_size=8, embedding_dim=4,
+                       bidirectional=encoder == "bilstm")
+    net = SequenceClassifier(spec, 10, 2, 0, "mean")
+    for lengths in (torch.tensor([4, 4]), torch.tensor([3, 4])):
+        tokens = torch.tensor([[1, 2, 3, 9], [4, 5, 6, 7]]) * (torch.arange(4) < lengths[:, None])
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            logits = net(tokens, lengths)
+        torch.testing.assert_close(logits.float(), net(tokens, lengths), atol=0.05, rtol=0.05)
+        assert torch.backends.mkldnn.enabled
 
 
 def test_bf16_autocast_keeps_the_logits_and_the_hand_written_cell_in_fp32() -> None:

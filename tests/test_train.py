@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -186,3 +187,18 @@ def test_bf16_on_the_cpu_trains_with_a_finite_loss(task: str, compose: Callable[
     result = run_training(cfg)
     metric = "test/acc" if task == "sentiment" else "test/loss"
     assert math.isfinite(result.metrics[metric])
+
+
+def test_bf16_on_a_cpu_without_bf16_instructions_warns_that_it_is_slower(
+        compose: Callable[..., DictConfig], monkeypatch: pytest.MonkeyPatch) -> None:
+    """An AVX2-only CPU (CI's EPYC) runs bf16 autocast's recurrence in fp32: it trains, and says why not to."""
+    from zoo.training import builders
+
+    cfg = compose("task=sentiment", "debug=smoke", "trainer=cpu_bf16", *SMALL)
+    monkeypatch.setattr(builders, "onednn_supports", lambda dtype: False)
+    with pytest.warns(UserWarning, match=r"without bf16 instructions .* leave trainer.precision at 32"):
+        builders.warn_emulated_bf16(cfg)
+    monkeypatch.setattr(builders, "onednn_supports", lambda dtype: True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        builders.warn_emulated_bf16(cfg)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import torch
@@ -16,6 +19,32 @@ from zoo.models.state import State, map_state
 
 if TYPE_CHECKING:
     from zoo.models.spec import EncoderSpec
+
+
+@contextlib.contextmanager
+def onednn_for_autocast() -> Iterator[None]:
+    """oneDNN off while a CPU autocast runs in a dtype this CPU's oneDNN has no kernels for (bf16
+    without AVX512-BF16 or AMX, e.g. an AVX2-only EPYC). Autocast sends `nn.LSTM` over a padded
+    batch (or a packed one whose rows are all one length) to oneDNN's bf16 kernel, which then
+    fails: "could not create a primitive descriptor for the LSTM forward propagation primitive".
+    PyTorch's own kernels run it in fp32 instead: correct, and no faster than fp32."""
+    if not torch.is_autocast_enabled("cpu") or onednn_supports(torch.get_autocast_dtype("cpu")):
+        yield
+        return
+    keep = dict(_deterministic=None, _allow_tf32=None, _fp32_precision=None)  # only `enabled` changes
+    enabled = torch.backends.mkldnn.set_flags(_enabled=False, **keep)[0]
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.set_flags(_enabled=enabled, **keep)
+
+
+@functools.cache
+def onednn_supports(dtype: torch.dtype) -> bool:
+    """Whether oneDNN runs `dtype` natively on this CPU (bf16: AVX512-BF16 or AMX; fp16:
+    AVX512-FP16 or AMX-FP16); any other dtype (fp32) always."""
+    probe = {torch.bfloat16: "_is_mkldnn_bf16_supported", torch.float16: "_is_mkldnn_fp16_supported"}.get(dtype)
+    return probe is None or bool(getattr(torch.ops.mkldnn, probe)())
 
 
 class RecurrentEncoder(nn.Module):
@@ -57,6 +86,10 @@ class RecurrentEncoder(nn.Module):
     ) -> tuple[Tensor, State]:
         """Return per-step outputs (batch, time, directions*hidden) and the final state."""
         embedded = self.embedding_dropout(self.embedding(tokens))
+        with onednn_for_autocast():
+            return self._recur(embedded, lengths, state)
+
+    def _recur(self, embedded: Tensor, lengths: Tensor | None, state: State | None) -> tuple[Tensor, State]:
         if not self.core.packed:
             outputs, state = self.rnn(embedded, state, lengths)
         elif lengths is None:
@@ -74,7 +107,7 @@ class RecurrentEncoder(nn.Module):
             )
             packed_out, state = self.rnn(packed, state)
             outputs, _ = pad_packed_sequence(
-                packed_out, batch_first=True, total_length=tokens.shape[1]
+                packed_out, batch_first=True, total_length=embedded.shape[1]
             )
         return outputs, state
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from inspect import signature
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
 from lightning.pytorch.callbacks import Callback
@@ -16,6 +18,7 @@ from zoo.data import parse_dataset_spec
 from zoo.data.base import TextDataModule
 from zoo.errors import ConfigError
 from zoo.models import EncoderSpec
+from zoo.models.encoder import onednn_supports
 from zoo.models.encoders import describe
 from zoo.models.networks import check_encoder_pooling
 from zoo.models.pooling import check_pooling
@@ -63,6 +66,17 @@ def check_fused_clipping(cfg: DictConfig) -> None:
         raise ConfigError(f"trainer.gradient_clip_val={cfg.trainer.gradient_clip_val} cannot clip a fused optimizer's "
                           f"gradients under trainer.precision={precision}: set task.module.optimizer.fused=false "
                           "(slower steps), or leave the clipping out")
+
+
+def warn_emulated_bf16(cfg: DictConfig) -> None:
+    """bf16 autocast on a CPU without bf16 instructions trains (the recurrence in fp32, see
+    `onednn_for_autocast`) but slower than fp32: say so once, before the run."""
+    precision, accelerator = str(cfg.trainer.get("precision")), str(cfg.trainer.get("accelerator", "auto"))
+    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+    if precision.startswith("bf16") and on_cpu and not onednn_supports(torch.bfloat16):
+        warnings.warn(f"trainer.precision={precision} on a CPU without bf16 instructions (AVX512-BF16 or AMX): "
+                      "it trains, more slowly than fp32; leave trainer.precision at 32 on this machine",
+                      UserWarning, stacklevel=2)
 
 
 def task_pooling(cfg: DictConfig, spec: EncoderSpec) -> str | None:

@@ -28,6 +28,7 @@ from zoo.training.builders import (
     build_trainer,
     check_config,
     check_outputs,
+    warn_emulated_bf16,
 )
 from zoo.training.cpu_time import CpuTime
 from zoo.training.latency import inference_ms
@@ -101,6 +102,7 @@ def run_training(
     spec = check_config(cfg)
     check_outputs(cfg)
     spec.warn_unused()
+    warn_emulated_bf16(cfg)
     datamodule = build_datamodule(cfg)
     fingerprints = datamodule.check_files()
     L.seed_everything(cfg.seed, workers=True)
