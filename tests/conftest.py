@@ -7,6 +7,11 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs two pytest workers on this 2-core machine: one torch thread each (and in
+    # every process they start), or four threads spin-wait for two cores
+    os.environ["OMP_NUM_THREADS"] = "1"
+
 import mlflow
 import pytest
 from omegaconf import DictConfig

@@ -1,8 +1,8 @@
 """The team deployment of the README, for real: `scripts/services.sh` (what `make services` runs)
 starts an MLflow tracking server on PostgreSQL with a shared artifact root and MLflow's
 basic-auth app, and a 2-worker smoke sweep runs against it, logged in, with its Optuna study on
-PostgreSQL too; the registered model then loads from the server, predicts, and is served over
-REST from the server's registry. An anonymous client and a user who may only read are refused.
+PostgreSQL too; the registered model then loads from the server (its bundle downloaded through
+the server's artifact proxy, logged in) and predicts. An anonymous client and a user who may only read are refused.
 Throwaway databases, dropped afterwards."""
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ import pandas as pd
 import pytest
 import sqlalchemy
 from helpers.browser import browser, page_text
-from helpers.servers import free_port, invoke, server_absent, serving
+from helpers.servers import free_port, server_absent
 from mlflow.exceptions import MlflowException
 from mlflow.server import get_app_client
 from optuna.trial import TrialState
 
+from zoo import promote
 from zoo.config import compose_config
 from zoo.paths import PROJECT_ROOT
 from zoo.registry.loading import load_registered
@@ -139,11 +140,7 @@ def test_two_workers_sweep_against_the_team_services(team_sweep) -> None:
     model = load_registered(f"models:/{name}@champion", uri)
     answer = model.predict(pd.DataFrame({"text": texts}))
     assert list(answer.columns) == ["label", "label_name", "probabilities"] and len(answer) == 2
-
-    # served from the server's registry (the bundle downloaded through it), as `make serve` does
-    with serving(f"models:/{name}@champion", uri) as url:
-        served = invoke(url, {"inputs": {"text": texts}})
-    assert [row["label"] for row in served] == answer["label"].tolist()
+    # (`zoo-serve` loads a model by this same download; tests/test_servers.py serves one over REST)
 
 
 def test_mlflow_ui_opens_on_training_runs_with_metric_columns(base_overrides, team_sweep, tmp_path: Path) -> None:
@@ -235,7 +232,7 @@ def test_anonymous_clients_are_refused(base_overrides, team_sweep, monkeypatch) 
         in result.stderr
 
 
-def test_a_user_who_may_read_a_model_cannot_promote_it(team_sweep) -> None:
+def test_a_user_who_may_read_a_model_cannot_promote_it(team_sweep, capsys) -> None:
     """The admin adds a user and grants READ on the registered model, as docs/team-deployment.md
     says; `zoo-promote` as that user is refused in one line and the aliases do not move."""
     uri = team_sweep["MLFLOW_TRACKING_URI"]
@@ -248,20 +245,20 @@ def test_a_user_who_may_read_a_model_cannot_promote_it(team_sweep) -> None:
     client.delete_registered_model_alias(name, "champion")  # so that the gate would move it
     before = dict(client.get_registered_model(name).aliases)
 
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "MLFLOW_TRACKING_USERNAME": reader,
-           "MLFLOW_TRACKING_PASSWORD": password}
-    read = subprocess.run([sys.executable, "-c", "import mlflow, sys; print(mlflow.MlflowClient().get_registered_model("
-                           "sys.argv[1]).name)", name], env=env, capture_output=True, text=True, timeout=120)
-    assert read.stdout.strip() == name, read.stderr[-1500:]  # reading is allowed
-    promoted = subprocess.run([sys.executable, "-m", "zoo.promote", f"model={name}", "version=1"], cwd=PROJECT_ROOT,
-                              env=env, capture_output=True, text=True, timeout=300)
-    assert promoted.returncode == 2 and "Traceback" not in promoted.stderr, promoted.stderr[-2000:]
-    assert "refused" in promoted.stderr and repr(reader) in promoted.stderr, promoted.stderr
+    with pytest.MonkeyPatch.context() as as_reader:  # in process, logged in as the reader
+        for key, value in {"MLFLOW_TRACKING_URI": uri, "MLFLOW_TRACKING_USERNAME": reader,
+                           "MLFLOW_TRACKING_PASSWORD": password}.items():
+            as_reader.setenv(key, value)
+        assert mlflow.MlflowClient().get_registered_model(name).name == name  # reading is allowed
+        with pytest.raises(SystemExit) as exit_:
+            promote.main([f"model={name}", "version=1"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in err, err[-2000:]
+    assert "refused" in err and repr(reader) in err, err
     assert dict(client.get_registered_model(name).aliases) == before
-    as_admin = subprocess.run([sys.executable, "-m", "zoo.promote", f"model={name}", "version=1"], cwd=PROJECT_ROOT,
-                              env={**os.environ, "MLFLOW_TRACKING_URI": uri}, capture_output=True, text=True,
-                              timeout=300)
-    assert as_admin.returncode == 0 and "promoted" in as_admin.stdout, as_admin.stderr[-2000:]
+    code = promote.main([f"model={name}", "version=1", f"tracking_uri={uri}"])  # the module's login: the admin
+    out, err = capsys.readouterr()
+    assert code == 0 and "promoted" in out, err[-2000:]
 
 
 def test_the_admin_password_is_never_written(team_sweep) -> None:
