@@ -103,3 +103,17 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int) -> None:
         failed = len(terminalreporter.stats.get("failed", []))
         terminalreporter.write_line(f"fuzz ({PROFILE} profile): {sum(CASES.values()):,} cases ({per_target}); "
                                     f"{failed} failed test(s)")
+
+
+# The longest test files, started first: `make test` hands whole files to its two workers in
+# collection order, so a long file collected last (the team deployment, 3 minutes) would run
+# alone at the end while the other worker idles.
+LONG_FILES_FIRST = ("test_team_deployment.py", "test_sweep_run.py", "test_compare.py", "test_benchmark.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return LONG_FILES_FIRST.index(name) if name in LONG_FILES_FIRST else len(LONG_FILES_FIRST)
+
+    items.sort(key=rank)  # stable: the order within each file, and of the other files, is kept
