@@ -50,7 +50,7 @@ install: ## create .venv (Python 3.11) and install torch, the package and its de
 	@$(PY) -c "import torch, lightning, mlflow, optuna; print('installed: torch', torch.__version__, '| lightning', lightning.__version__, '| mlflow', mlflow.__version__, '| optuna', optuna.__version__)"
 
 # pytest workers for `make test` (pytest-xdist; a test file stays on one worker, so a module's
-# servers start once): 2 on this 2-core machine took 11 min where one took 19; 0 runs in one process
+# servers start once): 2 on a 2-core machine took 10 min where one took 19; 0 runs in one process
 TEST_WORKERS ?= 2
 
 test: ## check the layer contract (import-linter), build the docs (mkdocs --strict) and run the fast offline test suite (uses ../shared/data; TEST_WORKERS=2)

@@ -12,27 +12,15 @@ project does not install yet:
 
 from __future__ import annotations
 
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 from batch_scoring import sentences
-
-
-def p50_ms(call: Callable[[], object], calls: int = 2000) -> float:
-    for _ in range(200):
-        call()
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
+from inprocess_latency import TEXT, percentiles
 
 
 def main(argv: list[str]) -> int:
@@ -47,8 +35,8 @@ def main(argv: list[str]) -> int:
     torch.set_num_threads(1)
     inner = load_registered(options["model"]).unwrap_python_model()
     network, tokenizer = inner.model.network.eval(), inner.model.tokenizer
-    one = pad_ids(token_ids(tokenizer, ["a gripping , funny and moving film"]))
-    example = pad_ids(token_ids(tokenizer, ["a gripping , funny and moving film", "dull"]))  # batch 1 would specialise
+    one = pad_ids(token_ids(tokenizer, [TEXT]))
+    example = pad_ids(token_ids(tokenizer, [TEXT, "dull"]))  # an example batch of 1 would specialise
     dynamic = torch.export.Dim.DYNAMIC  # named Dim(...) objects gave a static graph with torch 2.13
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "network.onnx"
@@ -67,8 +55,8 @@ def main(argv: list[str]) -> int:
         parity = max(float(np.abs(session.run(None, feed(*c))[0] - network(*c).numpy()).max()) for c in chunks)
         print(f"| parity, {len(ids):,} texts | max abs difference {parity:.1e} |")
         for _ in range(2):
-            print(f"| one text, p50 ms | torch {p50_ms(lambda: network(*one)):.3f} | "
-                  f"onnxruntime {p50_ms(lambda: session.run(None, feed(*one))):.3f} |")
+            print(f"| one text, torch | {percentiles(lambda: network(*one), 2000)} |")
+            print(f"| one text, onnxruntime | {percentiles(lambda: session.run(None, feed(*one)), 2000)} |")
             start = time.process_time()
             for chunk in chunks:
                 network(*chunk)

@@ -3,7 +3,6 @@ store path fails in seconds with the fix, not after the data loads or minutes of
 
 from __future__ import annotations
 
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -40,14 +39,11 @@ def check_server(uri: str, timeout: float = SERVER_TIMEOUT_S, patience: float = 
             return  # it answered: reachable (auth and routes are MLflow's business)
         except (OSError, ValueError) as err:
             reason = getattr(err, "reason", err)
-            if not _timed_out(reason) or time.monotonic() >= deadline:
-                waited = f" within {patience:.0f} s" if _timed_out(reason) else ""
+            slow = isinstance(reason, TimeoutError) or "timed out" in str(reason)  # socket.timeout is TimeoutError
+            if not slow or time.monotonic() >= deadline:
+                waited = f" within {patience:.0f} s" if slow else ""
                 raise ConfigError(f"the MLflow tracking server {mask(uri)} does not answer{waited} ({reason}); "
                                   f"start it (make ui, or mlflow server) or {FIX_URI}") from None
-
-
-def _timed_out(reason: object) -> bool:
-    return isinstance(reason, (TimeoutError, socket.timeout)) or "timed out" in str(reason)
 
 
 def store_path(uri: str) -> Path | None:
