@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers.mr_data import mr_label_files, sst2_rows
 from omegaconf import DictConfig
 
 from zoo.data import ClassificationDataModule
@@ -20,33 +21,9 @@ from zoo.training.builders import build_datamodule
 Compose = Callable[..., DictConfig]
 
 
-def _sst2_rows(shared_data: Path, count: int) -> list[tuple[str, str]]:
-    """The first `count` distinct SST-2 train sentences with their labels."""
-    rows: dict[str, str] = {}
-    with open(shared_data / "sst2" / "train.tsv") as handle:
-        next(handle)
-        for line in handle:
-            label, text = line.rstrip("\n").split("\t")
-            rows.setdefault(text, "positive" if label == "1" else "negative")
-            if len(rows) == count:
-                break
-    return list(rows.items())
-
-
-def _mr_dir(root: Path, rows: list[tuple[str, str]]) -> Path:
-    """rt-polarity.pos/.neg in latin-1; the first positive line carries an accent."""
-    root.mkdir(parents=True, exist_ok=True)
-    for label, suffix in (("positive", "pos"), ("negative", "neg")):
-        lines = [text for text, lab in rows if lab == label]
-        if label == "positive":
-            lines[0] = "café " + lines[0]
-        (root / f"rt-polarity.{suffix}").write_bytes("\n".join(lines).encode("latin-1") + b"\n")
-    return root
-
-
 @pytest.fixture
 def mr(tmp_path: Path, shared_data: Path) -> Path:
-    return _mr_dir(tmp_path / "mr", _sst2_rows(shared_data, 400))
+    return mr_label_files(tmp_path / "mr", sst2_rows(shared_data, 400))
 
 
 def _raw(compose: Compose, *overrides: str) -> dict[str, list[tuple[str, str]]]:
@@ -197,7 +174,7 @@ def test_too_few_rows_per_class_is_a_data_error(
     compose: Compose, tmp_path: Path, sizes: dict[str, int], overrides: list[str], message: str
 ) -> None:
     rows = [(f"{label} sentence {i}", label) for label, n in sizes.items() for i in range(n)]
-    _mr_dir(tmp_path / "mr", rows)
+    mr_label_files(tmp_path / "mr", rows)
     dm = build_datamodule(compose("data=mr", f"data.local.dir={tmp_path / 'mr'}", *overrides))
     with pytest.raises(DataError, match=message) as caught:
         dm.setup()

@@ -28,7 +28,7 @@ def test_a_run_is_explained_and_the_saturation_logged_on_it(trained, this_machin
     assert main([f"model={run_id}", "limit=40", "attributions=false", f"out={tmp_path}", "report=true",
                  f"tracking_uri={uri}"]) == 0
     printed = capsys.readouterr().out
-    assert "| l1_reverse | f (forget gate) |" in printed and "over its test split" in printed
+    assert "| l1_reverse | f (forget gate) |" in printed and "over the test split of its own dataset" in printed
     assert "over 40 rows (" in (tmp_path / "explain.md").read_text()
     metrics = mlflow.MlflowClient(uri).get_run(run_id).data.metrics
     for layer in ("l0", "l0_reverse", "l1", "l1_reverse"):
@@ -234,3 +234,48 @@ def test_character_attributions_are_causal() -> None:
     result = attribute_characters(network, tokenizer, "abc ab\nca", foil="b")
     assert result.matrix.shape == (8, 9) and (result.matrix[np.triu_indices(8, k=1, m=9)] == 0).all()
     assert abs(result.matrix[0, 0]) > 0 and result.last.shape == (9,) and result.p_foil is not None
+
+
+def test_another_dataset_is_read_as_the_model_reads_and_logged_beside_its_own(
+        trained, this_machine, shared_data, tmp_path, monkeypatch, capsys) -> None:
+    """data=mr: MR's labels in the model's class order, its texts through the model's own
+    tokenizer; the figures land under explain/on_mr/, not over the model's own."""
+    from helpers.mr_data import mr_label_files, sst2_rows
+
+    run_id, uri = trained
+    mr_label_files(tmp_path / "data" / "mr", sst2_rows(shared_data, 300))
+    monkeypatch.setenv("ZOO_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)  # the default folder, explain/<run id>/on_mr
+    assert main([f"model={run_id}", "data=mr", "limit=20", "n_steps=4", "tolerance=0", "report=true",
+                 f"tracking_uri={uri}"]) == 0
+    printed = capsys.readouterr().out
+    assert f"over the test split of the mr dataset; written to explain/{run_id}/on_mr/" in printed
+    assert "over the test split of the mr dataset" in (tmp_path / f"explain/{run_id}/on_mr/explain.md").read_text()
+    client = mlflow.MlflowClient(uri)
+    metrics = client.get_run(run_id).data.metrics
+    assert 0 <= metrics["explain/on_mr/aopc_comprehensiveness/integrated_gradients"] <= 1
+    assert 0 <= metrics["explain/on_mr/saturation/l0/f/right"] <= 1
+    assert not any(key.startswith("explain/on_mr/on_mr") for key in metrics)
+    logged = {a.path for a in client.list_artifacts(run_id, "explain/on_mr")}
+    assert {"explain/on_mr/explain.md", "explain/on_mr/saturation.png", "explain/on_mr/attributions.html"} <= logged
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ("trec", "dataset trec has label(s) ['ABBR', 'DESC', 'ENTY', 'HUM', 'LOC', 'NUM'] the model does not know "
+             "(its classes: ['negative', 'positive'])"),
+    ("tinyshakespeare", "data=tinyshakespeare is 'text' data, and "),
+    ("nope", "Available options in 'data': mr, sst2, tinyshakespeare, trec"),
+])
+def test_another_dataset_the_model_cannot_read_is_one_line_and_nothing_is_logged(
+        trained, this_machine, data: str, message: str, capsys) -> None:
+    run_id, uri = trained
+    before = mlflow.MlflowClient(uri).get_run(run_id).data.metrics
+    assert message in one_error_line(main, [f"model={run_id}", f"data={data}", "report=true", "limit=8",
+                                            f"tracking_uri={uri}"], capsys)
+    assert mlflow.MlflowClient(uri).get_run(run_id).data.metrics == before
+
+
+def test_data_with_text_is_one_line(trained, capsys) -> None:
+    run_id, uri = trained
+    assert "use one" in one_error_line(main, [f"model={run_id}", "data=mr", "text=fine", f"tracking_uri={uri}"],
+                                       capsys)

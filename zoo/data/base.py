@@ -20,11 +20,14 @@ from zoo.paths import ensure_folder
 class TextDataModule(L.LightningDataModule):
     """Base: a dataset YAML in, train/validation/test tensors and sizes out."""
 
-    def __init__(self, data: DictConfig | dict[str, Any], cache_dir: str, seed: int = 0) -> None:
+    def __init__(self, data: DictConfig | dict[str, Any], cache_dir: str, seed: int = 0,
+                 tokenizer: Tokenizer | None = None) -> None:
+        """`tokenizer`: read the data with this one (a trained model's) instead of training one."""
         super().__init__()
         self.spec: DatasetSpec = parse_dataset_spec(data)
         self.cache_dir = str(Path(cache_dir) / "datasets")
         self.seed = seed
+        self.given_tokenizer = tokenizer
         self.tokenizer: Tokenizer | None = None
         self._ready = False
 
@@ -40,7 +43,7 @@ class TextDataModule(L.LightningDataModule):
         return load_splits(self.spec, self.cache_dir)
 
     def fit_tokenizer(self, train_texts: list[str]) -> Tokenizer:
-        self.tokenizer = train_tokenizer(self.spec.tokenizer, train_texts)
+        self.tokenizer = self.given_tokenizer or train_tokenizer(self.spec.tokenizer, train_texts)
         return self.tokenizer
 
     @property

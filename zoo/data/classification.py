@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from omegaconf import DictConfig
+from tokenizers import Tokenizer
 from torch.utils.data import DataLoader
 
 from zoo.data.base import TextDataModule
@@ -13,9 +17,18 @@ from zoo.errors import DataError
 class ClassificationDataModule(TextDataModule):
     """Sentences and labels -> padded id batches, classes taken from the train split."""
 
+    def __init__(self, data: DictConfig | dict[str, Any], cache_dir: str, seed: int = 0,
+                 tokenizer: Tokenizer | None = None, classes: list[str] | None = None) -> None:
+        """`classes`: a trained model's, in its order (with its `tokenizer`), to read another
+        dataset as that model sees it; every label of the data must be one of them."""
+        super().__init__(data, cache_dir, seed, tokenizer)
+        self.given_classes = list(classes) if classes is not None else None
+
     def build(self) -> None:
         raw = self.load_raw()
-        self.classes: list[str] = sorted(set(raw["train"]["label"]))
+        if self.given_classes is not None:
+            self._check_given_classes(raw)
+        self.classes: list[str] = self.given_classes or sorted(set(raw["train"]["label"]))
         if len(self.classes) < 2:
             raise DataError(
                 f"dataset {self.spec.name}: the train split has {len(self.classes)} label(s) "
@@ -43,6 +56,17 @@ class ClassificationDataModule(TextDataModule):
             split: EncodedExamples(cols["input_ids"], cols["label_id"]) for split, cols in columns.items()
         }
         self.lengths = {split: cols["length"] for split, cols in columns.items()}
+
+    def _check_given_classes(self, raw: Any) -> None:
+        assert self.given_classes is not None
+        labels = {label for part in raw.values() for label in part["label"]}
+        foreign = sorted(labels - set(self.given_classes))
+        if foreign:
+            raise DataError(
+                f"dataset {self.spec.name} has label(s) {foreign} the model does not know (its classes: "
+                f"{self.given_classes}); read it with a model trained on these labels, or map them in the "
+                "dataset YAML (label_names)"
+            )
 
     def sizes(self) -> dict[str, int]:
         return {"vocab_size": self.vocab_size, "num_classes": len(self.classes), "pad_id": self.pad_id}

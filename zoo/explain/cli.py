@@ -33,6 +33,8 @@ from zoo.tasks.attribution import IG_TOLERANCE, MAX_STEPS
 @click.option("--html", type=click.Path(dir_okay=False), help="With text=: also write a heatmap page of the texts here "
               "(a language model's with a matrix figure per text beside it).")
 @click.option("--split", type=click.Choice(SPLITS), default="test", help="The split explained.")
+@click.option("--data", metavar="DATASET", help="Read this dataset (conf/data/<name>.yaml) with the model's tokenizer "
+              "and classes instead of its own; report=true logs it under explain/on_<name>/.")
 @click.option("--limit", type=click.IntRange(min=2, max=100_000), default=500,
               help="Rows (texts, or language-model windows) of the split to read.")
 @click.option("--gates", type=Switch(), help="Gate saturation (default: for every recurrent model).")
@@ -52,7 +54,8 @@ from zoo.tasks.attribution import IG_TOLERANCE, MAX_STEPS
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for the files (default explain/<run id>).")
 @click.option("--report", type=Switch(), default="false", help="Log the figures and files on the model's run.")
 @click.option("--tracking-uri", metavar="URI", help="MLflow store (default: as zoo-train).")
-def main(model: str, text: tuple[str, ...], html: str | None, split: str, limit: int, gates: bool | None, cells: bool,
+def main(model: str, text: tuple[str, ...], html: str | None, split: str, data: str | None, limit: int,
+         gates: bool | None, cells: bool,
          attributions: bool | None, target: str | None, foil: str | None, concepts: str, rows: int, length: int,
          n_steps: int, tolerance: float, out: str | None, report: bool, tracking_uri: str | None) -> int:
     """Explain what MODEL learned.
@@ -60,6 +63,7 @@ def main(model: str, text: tuple[str, ...], html: str | None, split: str, limit:
     \b
     zoo-explain model=models:/tinyshakespeare-generation@champion
     zoo-explain model=models:/sst2-sentiment/1 split=validation limit=200 report=true
+    zoo-explain model=models:/sst2-sentiment@champion data=mr report=true
     zoo-explain model=models:/sst2-sentiment@champion text="a gripping, moving film"
     zoo-explain model=models:/trec-classification@champion text="How far is Mars ?" text="Who wrote Hamlet ?" \\
         html=explain/questions.html
@@ -71,12 +75,14 @@ def main(model: str, text: tuple[str, ...], html: str | None, split: str, limit:
     from zoo.explain.run import explain, explain_texts  # after the options are checked: a bad one answers at once
     from zoo.explain.source import load_subject
 
-    subject = load_subject(model, tracking_uri)
+    if data is not None and text:
+        raise click.UsageError("data= names the dataset a report reads; text= explains the texts given: use one")
+    subject = load_subject(model, tracking_uri, data)
     if text:
         print(explain_texts(subject, list(text), n_steps, color=sys.stdout.isatty(), target=target, foil=foil,
                             page=Path(html) if html else None, tolerance=tolerance or None))
         return 0
-    folder = Path(out or f"explain/{subject.run_id}")
+    folder = Path(out or f"explain/{subject.run_id}" + (f"/on_{data}" if data else ""))
     print(explain(subject, folder, split=split, limit=limit, gates=gates, cells=cells, attributions=attributions,
                   concepts=chosen, rows=rows, length=length, n_steps=n_steps, report=report,
                   tolerance=tolerance or None))

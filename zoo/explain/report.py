@@ -68,11 +68,14 @@ class SaturationReport:
 
 def log_on_run(subject: Subject, metrics: dict[str, float], files: list[Path]) -> None:
     """Called once everything is computed and written, so a failure before it leaves the run
-    as it was: the metrics in one batch, then the files under `explain/`."""
+    as it was: the metrics in one batch, then the files under `explain/` (another dataset's
+    under `explain/on_<data>/`, beside the model's own)."""
+    prefix = subject.metric_prefix
     client = mlflow.MlflowClient(subject.tracking_uri)
-    client.log_batch(subject.run_id, metrics=[mlflow.entities.Metric(k, v, 0, 0) for k, v in metrics.items()])
+    client.log_batch(subject.run_id, metrics=[mlflow.entities.Metric(prefix + k.removeprefix("explain/"), v, 0, 0)
+                                              for k, v in metrics.items()])
     for path in files:
-        client.log_artifact(subject.run_id, str(path), "explain")
+        client.log_artifact(subject.run_id, str(path), prefix.rstrip("/"))
 
 
 def check_recurrent(subject: Subject) -> None:

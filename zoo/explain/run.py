@@ -47,13 +47,14 @@ def explain(subject: Subject, folder: Path, *, split: str, limit: int, gates: bo
                        "cells a language model, attributions a classifier")
     folder.mkdir(parents=True, exist_ok=True)
     summary = folder / "explain.md"
-    summary.write_text(f"# What did {subject.name} learn?\n\n" + "\n".join(p.markdown() for p in parts))
+    summary.write_text(f"# What did {subject.name} learn?\n\nRead over the {split} split of {subject.dataset}.\n\n"
+                       + "\n".join(p.markdown() for p in parts))
     files = [summary] + [f for p in parts for f in p.write(folder)]
     if report:
         log_on_run(subject, {k: v for p in parts for k, v in p.metrics.items()}, files)
     tables = "\n\n".join(p.table() for p in parts)
-    return (f"{tables}\n\n{subject.name} over its {split} split; written to {folder}/"
-            + (f"; logged on run {subject.run_id} (explain/)" if report else ""))
+    return (f"{tables}\n\n{subject.name} over the {split} split of {subject.dataset}; written to {folder}/"
+            + (f"; logged on run {subject.run_id} ({subject.metric_prefix})" if report else ""))
 
 
 def explain_texts(subject: Subject, texts: list[str], n_steps: int, color: bool = False,

@@ -3,7 +3,6 @@ of one of its own data splits (its logged config, moved to this machine)."""
 
 from __future__ import annotations
 
-import functools
 import random
 import tempfile
 from collections.abc import Iterator
@@ -13,10 +12,12 @@ from typing import Any
 import mlflow
 import torch
 from mlflow.exceptions import MlflowException
+from omegaconf import DictConfig
 from tokenizers import Tokenizer
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from zoo.config import check_overrides, compose_config
 from zoo.data.base import TextDataModule
 from zoo.errors import ZooError
 from zoo.models import EncoderSpec
@@ -25,6 +26,7 @@ from zoo.registry.loading import URI, reading_store
 from zoo.registry.reproduction import logged_config
 from zoo.registry.versions import logged_max_length, resolve_version
 from zoo.tasks import kind
+from zoo.tasks.kinds import kind_of_config
 from zoo.tracking.store import CHECKPOINT_ARTIFACT
 from zoo.training.builders import build_datamodule
 
@@ -46,6 +48,7 @@ class Subject:
     network: nn.Module
     tokenizer: Tokenizer
     bundle: dict[str, Any]
+    data: str | None = None  # another dataset (conf/data/<name>.yaml) read instead of its own
 
     @property
     def encoder(self) -> str:
@@ -55,6 +58,16 @@ class Subject:
     @property
     def task(self) -> str:
         return str(self.bundle["task"])
+
+    @property
+    def dataset(self) -> str:
+        """What the explanation reads, as the summary names it."""
+        return f"the {self.data} dataset" if self.data else "its own dataset"
+
+    @property
+    def metric_prefix(self) -> str:
+        """`explain/` for its own data; `explain/on_<data>/` beside it for another dataset."""
+        return f"explain/on_{self.data}/" if self.data else "explain/"
 
 
 def _run_bundle(client: mlflow.MlflowClient, run_id: str) -> dict[str, Any]:
@@ -72,8 +85,11 @@ def _run_bundle(client: mlflow.MlflowClient, run_id: str) -> dict[str, Any]:
         return bundle_from_checkpoint(checkpoint, logged_max_length(run))
 
 
-def load_subject(model: str, tracking_uri: str | None = None) -> Subject:
-    """`model` is `models:/<name>/<version>`, `models:/<name>@<alias>` or a training run id."""
+def load_subject(model: str, tracking_uri: str | None = None, data: str | None = None) -> Subject:
+    """`model` is `models:/<name>/<version>`, `models:/<name>@<alias>` or a training run id;
+    `data` a dataset to read instead of the model's own (checked before the model loads)."""
+    if data is not None:
+        check_overrides([f"data={data}"])
     uri = reading_store(tracking_uri)
     client = mlflow.MlflowClient(uri)
     match = URI.match(model)
@@ -90,25 +106,43 @@ def load_subject(model: str, tracking_uri: str | None = None) -> Subject:
         raise SeedEnsemble(f"{model} is a seed ensemble of {len(bundle['members'])} models; explain one of them "
                        "(the seed-0 version the same recipe registered)")
     network, tokenizer = build_network(bundle)
-    return Subject(model, run_id, uri, network, tokenizer, bundle)
+    return Subject(model, run_id, uri, network, tokenizer, bundle, data)
 
 
-@functools.cache
-def _datamodule(tracking_uri: str, run_id: str) -> TextDataModule:
-    """Built once per run and process: gates, cells and attributions all read the same data."""
-    cfg = logged_config(mlflow.MlflowClient(tracking_uri), run_id, tracking_uri)
-    datamodule = build_datamodule(cfg)
-    datamodule.setup("fit")
-    return datamodule
+_DATAMODULES: dict[tuple[str, str, str | None], TextDataModule] = {}
 
 
 def datamodule_of(subject: Subject) -> TextDataModule:
-    """The subject's data module, set up from its run's logged config on this machine's data."""
-    datamodule = _datamodule(subject.tracking_uri, subject.run_id)
+    """The subject's data module, set up from its run's logged config on this machine's data (or
+    the dataset `subject.data` names, read with its tokenizer and classes). Built once per run,
+    dataset and process: gates, cells and attributions all read the same data."""
+    key = (subject.tracking_uri, subject.run_id, subject.data)
+    if key not in _DATAMODULES:
+        cfg = logged_config(mlflow.MlflowClient(subject.tracking_uri), subject.run_id, subject.tracking_uri)
+        datamodule = _other_dataset(subject, cfg) if subject.data else build_datamodule(cfg)
+        datamodule.setup("fit")
+        _DATAMODULES[key] = datamodule
+    datamodule = _DATAMODULES[key]
     if datamodule.tokenizer is None or datamodule.tokenizer.to_str() != subject.tokenizer.to_str():
         raise ZooError(f"the data of run {subject.run_id} no longer gives the tokenizer the model was trained "
                        "with (the data files changed?); explain it on the data it was trained on")
     return datamodule
+
+
+def _other_dataset(subject: Subject, cfg: DictConfig) -> TextDataModule:
+    """`data=<name>` read as the model reads its own: its tokenizer, its classes (in its order),
+    its maximum length; refused when the dataset is not the kind of text the model reads."""
+    data = compose_config([f"data={subject.data}"]).data
+    task_kind = kind_of_config(cfg)
+    if data.content != task_kind.data_content:
+        raise ZooError(f"data={subject.data} is {data.content!r} data, and {subject.name} (a {task_kind.name}) "
+                       f"reads {task_kind.data_content!r} data; name a dataset whose content is "
+                       f"{task_kind.data_content!r}")
+    data.max_length = cfg.data.get("max_length", data.get("max_length"))
+    classes = subject.bundle["hparams"].get("class_names")
+    extra = {"classes": list(classes)} if classes else {}
+    return task_kind.data_module(data, cache_dir=cfg.paths.cache_dir, seed=cfg.seed, tokenizer=subject.tokenizer,
+                                 **extra)
 
 
 def check_split(split: str) -> str:
