@@ -87,6 +87,11 @@ def test_a_model_without_gates_is_refused_before_any_data_is_read(encoder: str, 
         explain(subject, tmp_path / "out", split="test", limit=5, gates=True, cells=True, attributions=True,
                 concepts=[], rows=2, length=16, n_steps=4, report=False)
     assert not (tmp_path / "out").exists()
+    from zoo.explain.traces import write_traces
+
+    with pytest.raises(ZooError, match="need a recurrent core"):
+        write_traces(subject, ["a film"], tmp_path / "steps.npz")
+    assert not (tmp_path / "steps.npz").exists()
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -279,3 +284,37 @@ def test_data_with_text_is_one_line(trained, capsys) -> None:
     run_id, uri = trained
     assert "use one" in one_error_line(main, [f"model={run_id}", "data=mr", "text=fine", f"tracking_uri={uri}"],
                                        capsys)
+
+
+def test_every_step_of_the_texts_is_written_for_any_tool(trained, tmp_path, capsys) -> None:
+    """traces=: every part of every layer and direction at every step, as the tracer computes
+    it, in a file numpy opens without pickle."""
+    import torch
+
+    from zoo.explain.gates import trace_gates
+    from zoo.explain.source import load_subject
+
+    run_id, uri = trained
+    path = tmp_path / "steps.npz"
+    assert main([f"model={run_id}", "text=a gripping film", "text=dull", f"traces={path}", "n_steps=4",
+                 f"tracking_uri={uri}"]) == 0
+    assert f"written to {path}" in capsys.readouterr().out
+    with np.load(path, allow_pickle=False) as saved:
+        assert saved["tokens"].tolist() == [["a", "gripping", "film"], ["dull", "", ""]]
+        assert saved["mask"].tolist() == [[True, True, True], [True, False, False]]
+        names = {f"{layer}/{part}" for layer in ("l0", "l0_reverse", "l1", "l1_reverse") for part in "ifgoch"}
+        assert set(saved.files) == names | {"tokens", "mask"}
+        assert saved["l1_reverse/c"].shape == (2, 3, 8)
+        subject = load_subject(run_id, uri)
+        encoder = subject.network.encoder
+        ids = torch.tensor([[subject.tokenizer.token_to_id(t) for t in ("a", "gripping", "film")]])
+        with torch.inference_mode():
+            alone = trace_gates(encoder.rnn, encoder.embedding(ids), torch.tensor([3])).layer(1, "backward")
+        np.testing.assert_allclose(saved["l1_reverse/f"][0], alone.parts["f"][0].numpy(), atol=1e-6)
+
+
+def test_traces_of_a_model_without_gates_or_without_text_are_one_line(trained, tmp_path, capsys) -> None:
+    run_id, uri = trained
+    err = one_error_line(main, [f"model={run_id}", f"traces={tmp_path / 'x.npz'}", f"tracking_uri={uri}"], capsys)
+    assert "traces= writes the steps of the text= explained" in err
+    assert not (tmp_path / "x.npz").exists()

@@ -32,6 +32,8 @@ from zoo.tasks.attribution import IG_TOLERANCE, MAX_STEPS
               "prediction, or what a language model's next character rests on.")
 @click.option("--html", type=click.Path(dir_okay=False), help="With text=: also write a heatmap page of the texts here "
               "(a language model's with a matrix figure per text beside it).")
+@click.option("--traces", type=click.Path(dir_okay=False), help="With text=: also write every gate, cell and "
+              "hidden state of every layer at every step of the texts to this .npz (recurrent models).")
 @click.option("--split", type=click.Choice(SPLITS), default="test", help="The split explained.")
 @click.option("--data", metavar="DATASET", help="Read this dataset (conf/data/<name>.yaml) with the model's tokenizer "
               "and classes instead of its own; report=true logs it under explain/on_<name>/.")
@@ -54,10 +56,10 @@ from zoo.tasks.attribution import IG_TOLERANCE, MAX_STEPS
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for the files (default explain/<run id>).")
 @click.option("--report", type=Switch(), default="false", help="Log the figures and files on the model's run.")
 @click.option("--tracking-uri", metavar="URI", help="MLflow store (default: as zoo-train).")
-def main(model: str, text: tuple[str, ...], html: str | None, split: str, data: str | None, limit: int,
-         gates: bool | None, cells: bool,
-         attributions: bool | None, target: str | None, foil: str | None, concepts: str, rows: int, length: int,
-         n_steps: int, tolerance: float, out: str | None, report: bool, tracking_uri: str | None) -> int:
+def main(model: str, text: tuple[str, ...], html: str | None, traces: str | None, split: str, data: str | None,
+         limit: int, gates: bool | None, cells: bool, attributions: bool | None, target: str | None,
+         foil: str | None, concepts: str, rows: int, length: int, n_steps: int, tolerance: float, out: str | None,
+         report: bool, tracking_uri: str | None) -> int:
     """Explain what MODEL learned.
 
     \b
@@ -68,19 +70,28 @@ def main(model: str, text: tuple[str, ...], html: str | None, split: str, data: 
     zoo-explain model=models:/trec-classification@champion text="How far is Mars ?" text="Who wrote Hamlet ?" \\
         html=explain/questions.html
     zoo-explain model=models:/tinyshakespeare-generation@champion text="ROMEO:\nWhat" target=" " foil="e"
+    zoo-explain model=models:/tinyshakespeare-generation@champion text="ROMEO:\nWhat" traces=romeo.npz
     """
     chosen = [find_concept(name.strip()) for name in concepts.split(",") if name.strip()]
-    if html and not text:
-        raise click.UsageError("html= writes the page of the text= explained; give text=\"...\" (one or more)")
+    for option, given, what in (("html", html, "the page"), ("traces", traces, "the steps")):
+        if given and not text:
+            raise click.UsageError(f"{option}= writes {what} of the text= explained; give text=\"...\" (one or more)")
+    if data is not None and text:
+        raise click.UsageError("data= names the dataset a report reads; text= explains the texts given: use one")
+    from zoo.explain.report import check_recurrent
     from zoo.explain.run import explain, explain_texts  # after the options are checked: a bad one answers at once
     from zoo.explain.source import load_subject
 
-    if data is not None and text:
-        raise click.UsageError("data= names the dataset a report reads; text= explains the texts given: use one")
     subject = load_subject(model, tracking_uri, data)
     if text:
+        if traces:
+            check_recurrent(subject)  # before anything is computed or printed
         print(explain_texts(subject, list(text), n_steps, color=sys.stdout.isatty(), target=target, foil=foil,
                             page=Path(html) if html else None, tolerance=tolerance or None))
+        if traces:
+            from zoo.explain.traces import write_traces
+
+            print(write_traces(subject, list(text), Path(traces)))
         return 0
     folder = Path(out or f"explain/{subject.run_id}" + (f"/on_{data}" if data else ""))
     print(explain(subject, folder, split=split, limit=limit, gates=gates, cells=cells, attributions=attributions,
