@@ -37,7 +37,7 @@ FOLDS ?=
 VERSION ?= challenger
 SERVE_PORT ?= 5001
 
-.PHONY: help install test test-slow spark fuzz soak load ui-screenshots lint docs data train sweep study compare benchmark register promote serve zoo reproduce explain throughput bench ui services services-stop clean
+.PHONY: help install test test-slow spark fuzz soak load ui-screenshots lint docs data train sweep study compare benchmark register promote export serve zoo reproduce explain throughput bench ui services services-stop clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -109,6 +109,9 @@ register: ## register a run (RUN_ID=) or a benchmark's seed ensemble (ENSEMBLE=<
 
 promote: ## make a version champion if it beats the current one: make promote NAME=sst2-sentiment VERSION=3
 	$(PY) -m zoo.promote model=$(NAME) version=$(VERSION)
+
+export: ## a registered classifier as <name>-onnx, scored by ONNX Runtime: make export MODEL=models:/sst2-sentiment@champion [ARGS="out=network.onnx"]
+	$(PY) -m zoo.export model="$(MODEL)" format=onnx $(ARGS)
 
 serve: ## REST server for a registered model: make serve MODEL=models:/sst2-sentiment@champion [SERVE_WORKERS=1] [SERVE_THREADS=1]
 	$(PY) -m zoo.serve model="$(MODEL)" host=$(HOST) port=$(SERVE_PORT) workers=$(or $(SERVE_WORKERS),1) $(if $(SERVE_THREADS),threads=$(SERVE_THREADS))

@@ -76,7 +76,7 @@ def explain_champions(tracking_uri: str, limit: int = 500, n_steps: int = 50,
 
     failed = []
     for model in mlflow.MlflowClient(tracking_uri).search_registered_models():
-        if "champion" not in model.aliases:
+        if "champion" not in model.aliases or model.tags.get("format") == "onnx":  # an export is its source
             continue
         uri = f"models:/{model.name}@champion"
         print(f"== explain {uri}", flush=True)

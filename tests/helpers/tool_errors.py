@@ -10,7 +10,8 @@ import pytest
 SCRIPTS = {"zoo-train": "train", "zoo-sweep": "sweep", "zoo-study": "study", "zoo-benchmark": "benchmark",
            "zoo-predict": "predict", "zoo-generate": "generate", "zoo-register": "register", "zoo-promote": "promote",
            "zoo-reproduce": "reproduce", "zoo-zoo": "model_zoo", "zoo-throughput": "throughput", "zoo-serve": "serve",
-           "zoo-compare": "compare", "zoo-explain": "explain.cli", "zoo-spark-score": "spark_score"}
+           "zoo-compare": "compare", "zoo-explain": "explain.cli", "zoo-spark-score": "spark_score",
+           "zoo-export": "export"}
 CLICK_TOOLS = [module for module in SCRIPTS.values() if module != "train"]
 
 

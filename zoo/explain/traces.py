@@ -37,5 +37,5 @@ def write_traces(subject: Subject, texts: list[str], path: Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as handle:
         np.savez_compressed(handle, tokens=names, mask=trace.mask.numpy(), **arrays)
-    shown = ", ".join(sorted(arrays)[:6])
-    return f"traces of {len(texts)} text(s), {len(arrays)} arrays ({shown}, ...), written to {path}"
+    shown = ", ".join(sorted(arrays)[:6]) + (", ..." if len(arrays) > 6 else "")
+    return f"traces of {len(texts)} text(s), {len(arrays)} arrays ({shown}), written to {path}"

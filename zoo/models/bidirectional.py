@@ -31,7 +31,7 @@ def reversal(lengths: Tensor, time: int) -> Tensor:
 def _direction(rnn: nn.RNNBase, inputs: Tensor, layer: int, reverse: bool) -> Tensor:
     suffix = f"_l{layer}{'_reverse' if reverse else ''}"
     weights = [getattr(rnn, f"{name}{suffix}") for name in (WEIGHTS if rnn.bias else WEIGHTS[:2])]
-    zeros = inputs.new_zeros(1, len(inputs), rnn.hidden_size)
+    zeros = inputs.new_zeros(1, inputs.shape[0], rnn.hidden_size)  # shape, not len(): a symbolic size in export
     if isinstance(rnn, nn.LSTM):
         return torch.lstm(inputs, (zeros, zeros), weights, rnn.bias, 1, 0.0, rnn.training, False, True)[0]
     return torch.gru(inputs, zeros, weights, rnn.bias, 1, 0.0, rnn.training, False, True)[0]
@@ -52,7 +52,7 @@ def padded_bidirectional(rnn: nn.RNNBase, x: Tensor, lengths: Tensor) -> tuple[T
         layer_input = torch.cat([forward, backward], dim=-1) * mask.to(forward.dtype)
         if layer < rnn.num_layers - 1 and rnn.dropout > 0:
             layer_input = functional.dropout(layer_input, rnn.dropout, rnn.training)
-    rows = torch.arange(len(x), device=x.device)
+    rows = torch.arange(x.shape[0], device=x.device)
     hidden = rnn.hidden_size
     last = layer_input[rows, (lengths - 1).clamp(min=0), :hidden]
     first = layer_input[:, 0, hidden:]

@@ -64,13 +64,20 @@ def texts_from(model_input: Any) -> list[str]:
 
 class ZooTextModel(PythonModel):
     """Tokenizer + LSTM network from a weights-only bundle (artifact `bundle`); the bundle's
-    task kind turns texts into output columns."""
+    task kind turns texts into output columns. A model exported by `zoo-export format=onnx`
+    also has artifact `onnx`: its network's graph, which then scores (ONNX Runtime), while the
+    bundle's torch network still answers explain=true."""
 
     def load_context(self, context: PythonModelContext) -> None:
         self.bundle = load_bundle(context.artifacts["bundle"])
         network, tokenizer = build_network(self.bundle)
         self.kind = kind(self.bundle["task"])
-        self.model = Inference(network, tokenizer, self.bundle["hparams"], self.bundle.get("max_length"))
+        runtime = None
+        if "onnx" in context.artifacts:
+            from zoo.registry.onnx_runtime import OnnxNetwork
+
+            runtime = OnnxNetwork(context.artifacts["onnx"])
+        self.model = Inference(network, tokenizer, self.bundle["hparams"], self.bundle.get("max_length"), runtime)
 
     def predict(self, context: PythonModelContext, model_input: pd.DataFrame,
                 params: dict[str, Any] | None = None) -> pd.DataFrame:

@@ -63,11 +63,11 @@ def _get_run(client: mlflow.MlflowClient, run_id: str) -> mlflow.entities.Run:
     return run
 
 
-def _example_output(bundle_path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict | None]:
-    """The task kind's example input, what the bundled model answers to it, and the
-    inference params the kind takes (None: none)."""
+def _example_output(artifacts: dict[str, Path]) -> tuple[pd.DataFrame, pd.DataFrame, dict | None]:
+    """The task kind's example input, what the model of these artifacts answers to it, and
+    the inference params the kind takes (None: none)."""
     model = ZooTextModel()
-    model.load_context(type("Context", (), {"artifacts": {"bundle": str(bundle_path)}})())
+    model.load_context(type("Context", (), {"artifacts": {k: str(v) for k, v in artifacts.items()}})())
     example = pd.DataFrame({"text": [model.kind.example]})
     example_params = dict(model.kind.example_params) if model.kind.example_params else None
     params = dict(model.kind.params) if model.kind.params else None
@@ -188,6 +188,24 @@ def create_version(client: mlflow.MlflowClient, name: str, info: ModelInfo, tags
     return client.create_model_version(name, info.model_uri, run_id=info.run_id, tags=tags, model_id=info.model_id)
 
 
+def log_pyfunc(client: mlflow.MlflowClient, run: mlflow.entities.Run, artifacts: dict[str, Path],
+               extra_requirements: tuple[str, ...] = (),
+               name: str = "model") -> tuple[ModelInfo, pd.DataFrame, dict | None]:
+    """Log the text-in pyfunc of `artifacts` (a `bundle`, and any the pyfunc also reads) into
+    `run`, its status and end time kept; returns it with the example's output and the params."""
+    example, output, params = _example_output(artifacts)
+    try:
+        with mlflow.start_run(run_id=run.info.run_id):  # the model is logged into its training run
+            info = mlflow.pyfunc.log_model(
+                name=name, python_model=str(PYFUNC_CODE), artifacts={k: str(v) for k, v in artifacts.items()},
+                signature=_signature(example, output, params), input_example=example,
+                pip_requirements=[*_requirements(), *extra_requirements], code_paths=[str(ZOO_PACKAGE)],
+            )
+    finally:  # reopening the run must not change its status or training time
+        client.set_terminated(run.info.run_id, run.info.status, end_time=run.info.end_time)
+    return info, output, params
+
+
 def register_bundle(client: mlflow.MlflowClient, run: mlflow.entities.Run, bundle: dict, alias: str | None,
                     sweep_run_id: str | None = None, extra_tags: dict[str, str] | None = None) -> Registered:
     """Log `bundle` as the text-in pyfunc into `run` (status and end time kept) and register it."""
@@ -196,16 +214,7 @@ def register_bundle(client: mlflow.MlflowClient, run: mlflow.entities.Run, bundl
     with tempfile.TemporaryDirectory() as tmp:
         bundle_path = Path(tmp) / "bundle.pt"
         torch.save(bundle, bundle_path)
-        example, output, params = _example_output(bundle_path)
-        try:
-            with mlflow.start_run(run_id=run_id):  # the model is logged into its training run
-                info = mlflow.pyfunc.log_model(
-                    name="model", python_model=str(PYFUNC_CODE), artifacts={"bundle": str(bundle_path)},
-                    signature=_signature(example, output, params), input_example=example,
-                    pip_requirements=_requirements(), code_paths=[str(ZOO_PACKAGE)],
-                )
-        finally:  # reopening the run must not change its status or training time
-            client.set_terminated(run_id, run.info.status, end_time=run.info.end_time)
+        info, output, params = log_pyfunc(client, run, {"bundle": bundle_path})
     tags = {**_tags(run, bundle, sweep_run_id), **(extra_tags or {})}
     registered = create_version(client, name, info, tags)
     if drop_duplicate(client, name, run_id, str(registered.version)) != str(registered.version):

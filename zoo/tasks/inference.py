@@ -7,7 +7,7 @@ import itertools
 import logging
 import math
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +60,12 @@ class Inference:
     tokenizer: Tokenizer
     hparams: Mapping[str, Any]
     max_length: int | None = None
+    # scores classification chunks instead of `network` when set: the same (tokens, lengths) -> logits
+    # in another runtime (ONNX Runtime, zoo/registry/onnx_runtime.py); attributions still use `network`
+    runtime: Callable[[Tensor, Tensor], Tensor] | None = None
+
+    def scores(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        return (self.runtime or self.network)(tokens, lengths)
 
 
 def check_generation_size(max_new_tokens: int, texts: int = 1) -> None:
@@ -123,7 +129,7 @@ def classify(model: Inference, texts: list[str], params: Mapping[str, Any]) -> d
         block_labels: list[int] = [0] * len(ids)
         block_probs: list[list[float]] = [[]] * len(ids)  # placeholders, each replaced below
         for rows in length_chunks(ids):
-            probs = torch.softmax(model.network(*pad_ids([ids[i] for i in rows], pad_id)), dim=-1)
+            probs = torch.softmax(model.scores(*pad_ids([ids[i] for i in rows], pad_id)), dim=-1)
             rounded = (probs.double() * 1e6).round() / 1e6  # round(p, 6), for the whole chunk at once
             for row, label, p in zip(rows, probs.argmax(dim=-1).tolist(), rounded.tolist(), strict=True):
                 block_labels[row], block_probs[row] = label, p
