@@ -34,7 +34,7 @@ def export_network(network: nn.Module, path: Path, pad_id: int, encoder: str) ->
     example = pad_ids([[pad_id + 1, pad_id + 2, pad_id + 1], [pad_id + 2]], pad_id)
     dynamic = torch.export.Dim.DYNAMIC
     _forget_rnn_kernels()
-    chatter = io.StringIO()  # the exporter prints its progress; a failure's cause is kept below
+    chatter = io.StringIO()  # the exporter prints its progress (and a failed graph); the exception says why
     exporter_log = logging.getLogger("torch.onnx")  # warns of torchvision ops it skips registering
     level = exporter_log.level
     exporter_log.setLevel(logging.ERROR)
