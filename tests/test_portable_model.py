@@ -21,7 +21,9 @@ import mlflow.pyfunc, pandas as pd
 model = mlflow.pyfunc.load_model(sys.argv[1])
 frame = model.predict(pd.DataFrame({"text": ["a gripping film", "dull and far too long"]}))
 import zoo
-print(json.dumps({"zoo": zoo.__file__, "prediction": frame.to_json(orient="records", double_precision=15)}))
+runtime = type(model.unwrap_python_model().model.runtime).__name__
+print(json.dumps({"zoo": zoo.__file__, "runtime": runtime,
+                  "prediction": frame.to_json(orient="records", double_precision=15)}))
 """
 
 
@@ -73,20 +75,26 @@ def _venv_python(venv: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_a_registered_model_loads_and_predicts_in_a_fresh_venv(base_overrides, tmp_path) -> None:
-    """Register a smoke model, download it, make a fresh venv (no system site-packages),
-    install only its requirements.txt, and predict from outside the checkout: the same
-    prediction as here, and `zoo` importable only from the model's own code folder."""
+@pytest.mark.parametrize("form", ["torch", "onnx"])
+def test_a_registered_model_loads_and_predicts_in_a_fresh_venv(base_overrides, tmp_path, form: str) -> None:
+    """Register a smoke model (and for `onnx`, its `zoo-export`), download it, make a fresh
+    venv (no system site-packages), install only its requirements.txt, and predict from
+    outside the checkout: the same prediction as here, in the same runtime, and `zoo`
+    importable only from the model's own code folder."""
     import mlflow
     from test_cores import SMALL, smoke_run
 
+    from zoo.registry.export import export_model
     from zoo.registry.versions import register_run
 
     run_id, tracking_uri = smoke_run("sentiment", base_overrides, tmp_path, *SMALL)
     entry = register_run(run_id, tracking_uri)
+    uri = f"models:/{entry.name}/{entry.version}"
+    if form == "onnx":
+        exported = export_model(uri, tracking_uri)
+        uri = f"models:/{exported.name}/{exported.version}"
     mlflow.set_tracking_uri(tracking_uri)
-    model_dir = Path(mlflow.artifacts.download_artifacts(f"models:/{entry.name}/{entry.version}",
-                                                         dst_path=str(tmp_path / "model")))
+    model_dir = Path(mlflow.artifacts.download_artifacts(uri, dst_path=str(tmp_path / "model")))
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
@@ -123,3 +131,4 @@ def test_a_registered_model_loads_and_predicts_in_a_fresh_venv(base_overrides, t
     fresh = json.loads(there.stdout.strip().splitlines()[-1])
     assert Path(fresh["zoo"]).resolve().is_relative_to((model_dir / "code").resolve()), fresh["zoo"]
     assert fresh["prediction"] == json.loads(here.stdout.strip().splitlines()[-1])["prediction"]
+    assert fresh["runtime"] == {"torch": "NoneType", "onnx": "OnnxNetwork"}[form]
