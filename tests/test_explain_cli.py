@@ -131,6 +131,19 @@ def test_a_language_models_cells_are_found_scored_against_the_untrained_and_held
     assert {"explain/cell_word_start.html", "explain/cell_word_start.png"} <= logged
 
 
+def test_a_cell_held_at_zero_is_another_intervention_than_at_its_mean(language_model, this_machine, tmp_path,
+                                                                      capsys) -> None:
+    run_id, uri = language_model
+    changes = {}
+    for clamp in ("mean", "zero"):
+        assert main([f"model={run_id}", "gates=false", "concepts=line_position", "rows=4", "length=128",
+                     f"clamp={clamp}", f"out={tmp_path / clamp}", f"tracking_uri={uri}"]) == 0
+        row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| line_position |"))
+        changes[clamp] = row.rsplit("|", 2)[1].strip()  # "loss change where it holds / elsewhere"
+    assert "then held at zero while the model reads test" in (tmp_path / "zero" / "explain.md").read_text()
+    assert changes["mean"] != changes["zero"], changes
+
+
 def test_an_unknown_concept_is_one_line_before_the_model_loads(language_model, capsys) -> None:
     run_id, uri = language_model
     err = one_error_line(main, [f"model={run_id}", "concepts=line_position,quotes", f"tracking_uri={uri}"], capsys)

@@ -21,6 +21,7 @@ from zoo.explain.concepts import Concept
 from zoo.explain.gates import Clamp, Trace, top_outputs, trace_gates
 
 PARTS = ("c", "h")
+CLAMPS = ("mean", "zero")  # what the found unit is held at for the causal check
 HOLDS_QUANTILE = 0.8  # a graded concept "holds" at its top fifth (line ends, deep brackets)
 
 
@@ -85,7 +86,7 @@ class CellFinding:
     held_out_score: float  # the same unit on the held-out split
     control_unit: Unit
     control_score: float  # the untrained model's best unit (chosen the same way), held out
-    loss_change_holds: float  # nats/char, the unit held at its mean, where the concept holds
+    loss_change_holds: float  # nats/char, the unit held (at its mean, or zero), where the concept holds
     loss_change_elsewhere: float
 
     @property
@@ -119,17 +120,18 @@ def best_unit(activations: Activations, labels: np.ndarray, graded: bool) -> tup
 
 def find_cell(concept: Concept, labels: tuple[np.ndarray, np.ndarray], trained: tuple[Activations, Activations],
               control: tuple[Activations, Activations], network: nn.Module, held_out: Reading,
-              warmup: int) -> CellFinding:
-    """Choose on the first of each pair (selection), score on the second (held out)."""
+              warmup: int, clamp: str = "mean") -> CellFinding:
+    """Choose on the first of each pair (selection), score on the second (held out); hold the
+    unit at its selection-split mean (`clamp="mean"`) or at zero while the model reads."""
     (select_labels, test_labels), graded = labels, concept.graded
     index, selection_score = best_unit(trained[0], select_labels, graded)
     held_out_score = float(unit_scores(trained[1].ranks[:, [index]], test_labels, graded)[0])
     control_index, _ = best_unit(control[0], select_labels, graded)
     control_score = float(unit_scores(control[1].ranks[:, [control_index]], test_labels, graded)[0])
     unit = trained[0].units[index]
-    mean = float(trained[0].values[:, index].mean())
+    value = float(trained[0].values[:, index].mean()) if clamp == "mean" else 0.0
     with torch.inference_mode():
-        clamped = read(network, held_out.tokens, Clamp(unit.layer, unit.direction, unit.part, unit.index, mean))
+        clamped = read(network, held_out.tokens, Clamp(unit.layer, unit.direction, unit.part, unit.index, value))
     # the loss after reading token t, for the steps scored (token t past the warm-up, t + 1 in the row)
     change = (clamped.losses - held_out.losses)[:, warmup:].reshape(-1).numpy()
     holding = test_labels.reshape(len(held_out.tokens), -1)[:, : change.size // len(held_out.tokens)].reshape(-1)

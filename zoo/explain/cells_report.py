@@ -28,6 +28,7 @@ class CellsReport:
     warmup: int
     texts: list[str]  # held-out rows
     activations: dict[str, np.ndarray]  # concept -> the found unit over the first held-out row
+    clamp: str = "mean"  # what the unit was held at
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -53,8 +54,9 @@ class CellsReport:
     def markdown(self) -> str:
         return (f"## Interpretable cells\n\n{self.rows} stretches of {self.length} characters per split, the "
                 f"first {self.warmup} of each read but not scored; a unit (of c or h) chosen on validation, "
-                "scored on test, against the same search over the untrained architecture; then held at its "
-                "mean while the model reads test.\n\n" + self.table() + "\n")
+                "scored on test, against the same search over the untrained architecture; then held at "
+                f"{'its mean' if self.clamp == 'mean' else 'zero'} while the model reads test.\n\n"
+                + self.table() + "\n")
 
     def page(self, finding: CellFinding) -> str:
         """The first held-out stretch, each character on the colour of the unit's value there."""
@@ -93,7 +95,7 @@ def labels(concept: Concept, texts: list[str], warmup: int) -> np.ndarray:
 
 
 def cells_report(subject: Subject, concepts: list[Concept], rows: int = 32, length: int = 512,
-                 warmup: int = 64) -> CellsReport:
+                 warmup: int = 64, clamp: str = "mean") -> CellsReport:
     if not hasattr(subject.network, "head") or not hasattr(subject.network, "projection"):
         raise ZooError(f"{subject.name} is a {subject.task}: cells are found on a language model "
                        "(task=generation); a classifier's explanation is its token attributions")
@@ -114,9 +116,10 @@ def cells_report(subject: Subject, concepts: list[Concept], rows: int = 32, leng
         if not all(varies(p, concept.graded) for p in pair):
             absent.append(concept.name)
             continue
-        finding = find_cell(concept, pair, acts, control_acts, subject.network, trained[1], warmup)  # type: ignore[arg-type]
+        finding = find_cell(concept, pair, acts, control_acts, subject.network, trained[1], warmup,  # type: ignore[arg-type]
+                            clamp)
         findings.append(finding)
         unit = finding.unit
         layer = trained[1].trace.layer(unit.layer, unit.direction)
         shown[concept.name] = layer.parts[unit.part][0, :, unit.index].numpy()
-    return CellsReport(subject, findings, absent, rows, length, warmup, texts[1], shown)
+    return CellsReport(subject, findings, absent, rows, length, warmup, texts[1], shown, clamp)

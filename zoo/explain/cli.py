@@ -21,6 +21,7 @@ from pathlib import Path
 import click
 
 from zoo.cli import MODEL_URI, Switch, ZooCommand
+from zoo.explain.cells import CLAMPS
 from zoo.explain.concepts import builtin_names, find_concept
 from zoo.explain.source import SPLITS
 from zoo.tasks.attribution import IG_TOLERANCE, MAX_STEPS
@@ -47,6 +48,8 @@ from zoo.tasks.attribution import IG_TOLERANCE, MAX_STEPS
 @click.option("--foil", help="With text= on a language model: the character to contrast the target with.")
 @click.option("--concepts", default=",".join(builtin_names()), show_default=True,
               help="Comma-separated concepts: built-in names or package.module:function.")
+@click.option("--clamp", type=click.Choice(CLAMPS), default="mean", show_default=True,
+              help="What a found cell is held at for the causal check: its mean, or zero.")
 @click.option("--rows", type=click.IntRange(min=2, max=1024), default=32, help="Stretches of text per split for cells.")
 @click.option("--length", type=click.IntRange(min=16, max=4096), default=512, help="Characters per stretch.")
 @click.option("--n-steps", type=click.IntRange(min=2, max=1000), default=50, help="Integrated gradients' steps.")
@@ -58,8 +61,8 @@ from zoo.tasks.attribution import IG_TOLERANCE, MAX_STEPS
 @click.option("--tracking-uri", metavar="URI", help="MLflow store (default: as zoo-train).")
 def main(model: str, text: tuple[str, ...], html: str | None, traces: str | None, split: str, data: str | None,
          limit: int, gates: bool | None, cells: bool, attributions: bool | None, target: str | None,
-         foil: str | None, concepts: str, rows: int, length: int, n_steps: int, tolerance: float, out: str | None,
-         report: bool, tracking_uri: str | None) -> int:
+         foil: str | None, concepts: str, clamp: str, rows: int, length: int, n_steps: int, tolerance: float,
+         out: str | None, report: bool, tracking_uri: str | None) -> int:
     """Explain what MODEL learned.
 
     \b
@@ -96,7 +99,7 @@ def main(model: str, text: tuple[str, ...], html: str | None, traces: str | None
     folder = Path(out or f"explain/{subject.run_id}" + (f"/on_{data}" if data else ""))
     print(explain(subject, folder, split=split, limit=limit, gates=gates, cells=cells, attributions=attributions,
                   concepts=chosen, rows=rows, length=length, n_steps=n_steps, report=report,
-                  tolerance=tolerance or None))
+                  tolerance=tolerance or None, clamp=clamp))
     return 0
 
 

@@ -27,7 +27,7 @@ def _is_language_model(subject: Subject) -> bool:
 
 def explain(subject: Subject, folder: Path, *, split: str, limit: int, gates: bool | None, cells: bool,
             attributions: bool | None, concepts: list[Concept], rows: int, length: int, n_steps: int,
-            report: bool, tolerance: float | None = IG_TOLERANCE) -> str:
+            report: bool, tolerance: float | None = IG_TOLERANCE, clamp: str = "mean") -> str:
     """Every part that applies, written under `folder`; returns what to print."""
     recurrent = bool(getattr(subject.network.encoder, "recurrent", False))
     if gates:
@@ -39,7 +39,7 @@ def explain(subject: Subject, folder: Path, *, split: str, limit: int, gates: bo
     if gates if gates is not None else recurrent:
         parts.append(saturation_report(subject, split, limit))
     if cells and recurrent and _is_language_model(subject):
-        parts.append(cells_report(subject, concepts, rows, length))
+        parts.append(cells_report(subject, concepts, rows, length, clamp=clamp))
     if attributions is not False and not _is_language_model(subject):
         parts.append(attribution_report(subject, split, limit, n_steps, tolerance))
     if not parts:
