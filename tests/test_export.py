@@ -144,3 +144,28 @@ def test_parity_rows_cover_every_length_and_never_pad() -> None:
     rows = random_rows(vocab_size=30, pad_id=0, longest=50, count=200)
     assert {len(r) for r in rows} == set(range(1, 51)) and len(rows) == 200
     assert all(0 < token < 30 for row in rows for token in row)
+
+
+def test_an_export_whose_source_alias_moved_on_says_how_to_follow_it(registered, caplog) -> None:
+    """Aliases are copied at export: after the source's alias moves, loading the export by it
+    notes that it is stale and names the command that follows it."""
+    from zoo.registry.loading import check_registered
+
+    model, uri = registered
+    main([f"model={model}", f"tracking_uri={uri}"])
+    client = mlflow.MlflowClient(uri)
+    def notes() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "zoo.registry.loading"]
+
+    with caplog.at_level("WARNING", logger="zoo.registry.loading"):
+        check_registered("models:/sst2-sentiment-onnx@challenger", uri)
+        assert not notes()  # the export is current
+        client.delete_registered_model_alias("sst2-sentiment", "challenger")
+        try:
+            check_registered("models:/sst2-sentiment-onnx@challenger", uri)
+        finally:
+            client.set_registered_model_alias("sst2-sentiment", "challenger", "1")
+    assert notes() == [
+        "note: models:/sst2-sentiment-onnx@challenger is the export of sst2-sentiment v1, but "
+        "sst2-sentiment@challenger names no version now; to follow it: zoo-export "
+        "model=models:/sst2-sentiment@challenger"]

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import mlflow
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from zoo.errors import ZooError
 from zoo.registry.versions import resolve_version
 from zoo.tracking.reach import check_store
 
+log = logging.getLogger(__name__)
 URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[\w-]+)|/(?P<version>\d+))$")
 
 
@@ -37,8 +40,25 @@ def check_registered(uri: str, tracking_uri: str | None = None) -> str:
         raise ZooError(f"model={uri!r} must look like models:/<name>@<alias> or models:/<name>/<version>, "
                        "e.g. models:/sst2-sentiment@champion")
     tracking_uri = reading_store(tracking_uri)
-    resolve_version(mlflow.MlflowClient(tracking_uri), match["name"], match["alias"] or match["version"])
+    client = mlflow.MlflowClient(tracking_uri)
+    version = resolve_version(client, match["name"], match["alias"] or match["version"])
+    if match["alias"] and version.tags.get("format") == "onnx":
+        note_stale_export(client, version, match["alias"])
     return tracking_uri
+
+
+def note_stale_export(client: mlflow.MlflowClient, export: ModelVersion, alias: str) -> None:
+    """An export takes its source's aliases when it is made (zoo.registry.export); say so when the
+    source's alias has moved on since, e.g. after a promotion, and how to follow it."""
+    source, exported = export.tags.get("source_model", ""), export.tags.get("source_version", "")
+    try:
+        now = str(client.get_model_version_by_alias(source, alias).version)
+    except MlflowException:
+        now = None
+    if now != exported:
+        where = f"is now v{now}" if now else "names no version now"
+        log.warning("note: models:/%s@%s is the export of %s v%s, but %s@%s %s; to follow it: zoo-export "
+                    "model=models:/%s@%s", export.name, alias, source, exported, source, alias, where, source, alias)
 
 
 def load_registered(uri: str, tracking_uri: str | None = None) -> mlflow.pyfunc.PyFuncModel:
