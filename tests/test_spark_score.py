@@ -30,9 +30,17 @@ def classifier(base_overrides, tracking_uri: str) -> str:
 
 
 @pytest.mark.slow  # Spark's JVM and 100,000 rows: make test-slow
+@pytest.mark.parametrize("form", ["torch", "onnx"])
 def test_spark_scores_100k_rows_as_zoo_predict_does(classifier: str, shared_data: Path, tracking_uri: str,
-                                                   tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+                                                   tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   form: str) -> None:
+    """The registered model, or its ONNX export (zoo-export), on Spark's workers."""
     pytest.importorskip("pyspark", reason="PySpark is not installed: make spark (make test-slow runs it first)")
+    if form == "onnx":
+        from zoo.registry.export import export_model
+
+        exported = export_model(classifier, tracking_uri)
+        classifier = f"models:/{exported.name}@spark"
     sentences = pd.read_csv(shared_data / "sst2" / "train.tsv", sep="\t", quoting=3)["sentence"].str.strip().tolist()
     texts = tmp_path / "texts.txt"
     texts.write_text("".join(f"{t}\n" for t in itertools.islice(itertools.cycle(sentences), ROWS)))
