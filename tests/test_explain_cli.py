@@ -8,7 +8,7 @@ import mlflow
 import numpy as np
 import pytest
 from helpers.runs import smoke_run
-from helpers.tool_errors import one_error_line
+from helpers.tool_errors import model_error_line, one_error_line
 
 from zoo.errors import ZooError
 from zoo.explain.cli import main
@@ -101,9 +101,7 @@ def test_a_model_without_gates_is_refused_before_any_data_is_read(encoder: str, 
     (["split=dev"], "invalid split= value"),
 ])
 def test_bad_input_is_one_line(trained, argv: list[str], message: str, capsys) -> None:
-    _, uri = trained
-    argv = argv if argv[0].startswith("model=") else [f"model={trained[0]}", *argv]
-    assert message in one_error_line(main, [*argv, f"tracking_uri={uri}"], capsys)
+    assert message in model_error_line(main, *trained, argv, capsys)
 
 
 @pytest.fixture(scope="module")

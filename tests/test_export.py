@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 from helpers.runs import smoke_run
-from helpers.tool_errors import one_error_line
+from helpers.tool_errors import model_error_line, one_error_line
 
 from zoo.errors import ZooError
 from zoo.export import main
@@ -92,9 +92,7 @@ def test_an_export_of_an_export_is_one_line(registered, capsys) -> None:
     (["format=tflite"], "invalid format= value"),
 ])
 def test_bad_input_is_one_line(registered, argv: list[str], message: str, capsys) -> None:
-    model, uri = registered
-    argv = argv if argv[0].startswith("model=") else [f"model={model}", *argv]
-    assert message in one_error_line(main, [*argv, f"tracking_uri={uri}"], capsys)
+    assert message in model_error_line(main, *registered, argv, capsys)
 
 
 @pytest.mark.parametrize(("task", "core", "message"), [

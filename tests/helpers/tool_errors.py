@@ -24,3 +24,11 @@ def one_error_line(main: Callable[[list[str]], object], argv: list[str],
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1, err
     return err
+
+
+def model_error_line(main: Callable[[list[str]], object], model: str, tracking_uri: str, argv: list[str],
+                     capsys: pytest.CaptureFixture[str]) -> str:
+    """`one_error_line` for a tool reading a model from a store: `argv` is run with `model=<model>`
+    in front, unless it names a model itself (the mistake under test), and the store's URI."""
+    named = argv if argv[0].startswith("model=") else [f"model={model}", *argv]
+    return one_error_line(main, [*named, f"tracking_uri={tracking_uri}"], capsys)
