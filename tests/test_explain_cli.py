@@ -279,7 +279,7 @@ def test_another_dataset_is_read_as_the_model_reads_and_logged_beside_its_own(
 @pytest.mark.parametrize(("data", "message"), [
     ("trec", "dataset trec has label(s) ['ABBR', 'DESC', 'ENTY', 'HUM', 'LOC', 'NUM'] the model does not know "
              "(its classes: ['negative', 'positive'])"),
-    ("tinyshakespeare", "data=tinyshakespeare is 'text' data, and "),
+    ("tinyshakespeare", "(a classifier) needs a 'classification' dataset but data=tinyshakespeare is 'text'"),
     ("nope", "Available options in 'data': mr, sst2, tinyshakespeare, trec"),
 ])
 def test_another_dataset_the_model_cannot_read_is_one_line_and_nothing_is_logged(

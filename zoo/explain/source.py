@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 
 from zoo.config import check_overrides, compose_config
 from zoo.data.base import TextDataModule
+from zoo.data.spec import parse_dataset_spec
 from zoo.errors import ZooError
 from zoo.models import EncoderSpec
 from zoo.registry.bundle import build_network, bundle_from_checkpoint
@@ -134,10 +135,7 @@ def _other_dataset(subject: Subject, cfg: DictConfig) -> TextDataModule:
     its maximum length; refused when the dataset is not the kind of text the model reads."""
     data = compose_config([f"data={subject.data}"]).data
     task_kind = kind_of_config(cfg)
-    if data.content != task_kind.data_content:
-        raise ZooError(f"data={subject.data} is {data.content!r} data, and {subject.name} (a {task_kind.name}) "
-                       f"reads {task_kind.data_content!r} data; name a dataset whose content is "
-                       f"{task_kind.data_content!r}")
+    task_kind.check_content(parse_dataset_spec(data), f"{subject.name} (a {task_kind.name})")
     data.max_length = cfg.data.get("max_length", data.get("max_length"))
     classes = subject.bundle["hparams"].get("class_names")
     extra = {"classes": list(classes)} if classes else {}

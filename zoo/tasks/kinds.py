@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from torchmetrics import MetricCollection
 
 from zoo.data.base import TextDataModule
+from zoo.data.spec import DatasetSpec
 from zoo.direction import Direction
 from zoo.errors import ConfigError, ZooError
 from zoo.models import EncoderSpec
@@ -66,6 +67,13 @@ class TaskKind:
         """Whether the kind continues text (its params are generation's); a classifier's params,
         if any, are others (`explain`, `n_steps`)."""
         return "max_new_tokens" in (self.params or {})
+
+    def check_content(self, data: DatasetSpec, reader: str) -> None:
+        """Refuse a dataset of the other content (text for a classifier, labelled texts for a
+        language model); `reader` names what would read it (`task=sentiment`, a model)."""
+        if data.content != self.data_content:
+            raise ConfigError(f"{reader} needs a {self.data_content!r} dataset but data={data.name} is "
+                              f"{data.content!r}; pick a dataset whose content is {self.data_content!r}")
 
     def check_encoder(self, name: str, task: str) -> None:
         """Refuse a classifier-only encoder for a left-to-right kind: checked before its options,

@@ -34,12 +34,7 @@ def check_config(cfg: DictConfig) -> EncoderSpec:
     kind.check_encoder(str(cfg.model.get("encoder")), cfg.task.name)
     spec = EncoderSpec.from_config(cfg.model)
     check_limits(cfg)
-    data_spec = parse_dataset_spec(cfg.data)
-    if data_spec.content != kind.data_content:
-        raise ConfigError(
-            f"task={cfg.task.name} needs a {kind.data_content!r} dataset but data={data_spec.name} "
-            f"is {data_spec.content!r}; pick a dataset whose content is {kind.data_content!r}"
-        )
+    kind.check_content(parse_dataset_spec(cfg.data), f"task={cfg.task.name}")
     target = cfg.task.module.get("_target_")
     if target is not None and not issubclass(get_class(target), kind.task_module):
         raise ConfigError(f"task.module._target_={target} is not a {kind.task_module.__name__}, the module of "
