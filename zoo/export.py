@@ -3,7 +3,7 @@
 
 Exports a registered classifier's network to ONNX, checks that ONNX Runtime gives the torch
 network's logits (to 1e-4) on every length it will be sent, and registers the result as
-`<name>-onnx`: the same text-in pyfunc, scored by ONNX Runtime (one text about 4x faster on
+`<name>-onnx`: the same text-in pyfunc, scored by ONNX Runtime (one text about 3x faster on
 SST-2's LSTM). Cores whose forward is a Python loop over steps are refused in one line."""
 
 from __future__ import annotations
